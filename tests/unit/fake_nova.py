@@ -1,0 +1,188 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""An in-memory stand-in for the Nova gateway, for the action's decision
+logic. Migrations advance one status per poll of the migration list, so a
+test decides exactly what Nova does and when. Everything that involves the
+real Nova is tested again in tests/functional."""
+
+import dataclasses
+import threading
+
+from watcher_migrate import nova_gateway
+
+LIVE_STEPS = ['accepted', 'queued', 'preparing', 'running', 'running']
+COLD_STEPS = ['pre-migrating', 'migrating', 'post-migrating']
+
+
+@dataclasses.dataclass
+class Migration:
+    id: int
+    kind: str
+    source: str
+    dest: str
+    steps: list
+    end: str
+    status: str = 'accepted'
+
+
+class FakeNova(object):
+    """Records every call; ``writes`` lists the write calls in order."""
+
+    def __init__(self, host='compute-1', status='ACTIVE'):
+        self.server = dict(id='s-1', name='web-1', status=status,
+                           task_state=None, host=host, fault=None,
+                           ram_mb=1024, disk_gb=1)
+        self.server_exists = True
+        self.services = {h: dict(status='enabled', state='up',
+                                 forced_down=False)
+                         for h in ('compute-1', 'compute-2', 'compute-3')}
+        self.migrations = []
+        self.writes = []
+        self.reads = 0
+        self.live_end = 'completed'   # or 'error', 'stuck'
+        self.cold_end = 'finished'    # or 'error', 'stuck'
+        self.confirm_end = 'confirmed'
+        self.abort_honoured = True
+        self.conflicts = 0            # 409s before a move is accepted
+        self.lose_answer = False      # the move applies, the answer is lost
+        self.microversion = (2, 96)
+        self.live_steps = list(LIVE_STEPS)
+        self.cold_steps = list(COLD_STEPS)
+        self.lock = threading.Lock()
+        self.original_status = status
+
+    # -- reads ------------------------------------------------------------
+
+    def get_server(self, server_id):
+        with self.lock:
+            self.reads += 1
+            if not self.server_exists:
+                return None
+            return nova_gateway.ServerView(**self.server)
+
+    def get_compute_service(self, host):
+        self.reads += 1
+        service = self.services.get(host)
+        if service is None:
+            return None
+        return nova_gateway.ServiceView(host=host, **service)
+
+    def list_migrations(self, server_id):
+        with self.lock:
+            self.reads += 1
+            for migration in self.migrations:
+                self._advance(migration)
+            return [nova_gateway.MigrationView(
+                id=m.id, status=m.status, migration_type=m.kind,
+                source_compute=m.source, dest_compute=m.dest)
+                for m in reversed(self.migrations)]
+
+    def get_live_migration(self, server_id, migration_id):
+        self.reads += 1
+        return None
+
+    def supports(self, version):
+        return self.microversion >= (version.ver_major, version.ver_minor)
+
+    # -- writes -----------------------------------------------------------
+
+    def _move(self, kind, host, steps, task_state):
+        if self.conflicts:
+            self.conflicts -= 1
+            raise nova_gateway.NovaConflict('move', _Error(409, 'busy'))
+        dest = host or 'compute-3'
+        end = self.live_end if kind == 'live-migration' else self.cold_end
+        with self.lock:
+            self.migrations.append(Migration(
+                id=len(self.migrations) + 100, kind=kind,
+                source=self.server['host'], dest=dest, steps=list(steps),
+                end=end))
+            self.server['task_state'] = task_state
+        if self.lose_answer:
+            self.lose_answer = False
+            raise nova_gateway.WriteOutcomeUnknown('move', 'reset')
+
+    def live_migrate(self, server_id, host):
+        self.writes.append(('live_migrate', host))
+        self._move('live-migration', host, self.live_steps, 'migrating')
+
+    def cold_migrate(self, server_id, host):
+        self.writes.append(('cold_migrate', host))
+        self._move('migration', host, self.cold_steps, 'resize_prep')
+
+    def confirm_resize(self, server_id):
+        self.writes.append(('confirm_resize',))
+        with self.lock:
+            migration = self.migrations[-1]
+            migration.steps = ['confirming']
+            migration.end = self.confirm_end
+
+    def revert_resize(self, server_id):
+        self.writes.append(('revert_resize',))
+        with self.lock:
+            migration = self.migrations[-1]
+            migration.steps = ['reverting']
+            migration.end = 'reverted'
+
+    def abort_live_migration(self, server_id, migration_id):
+        self.writes.append(('abort', migration_id))
+        if self.abort_honoured:
+            with self.lock:
+                migration = self.migrations[-1]
+                migration.steps = []
+                migration.end = 'cancelled'
+
+    def force_complete(self, server_id, migration_id):
+        self.writes.append(('force_complete', migration_id))
+        with self.lock:
+            migration = self.migrations[-1]
+            migration.steps = []
+            migration.end = 'completed'
+
+    # -- Nova's side of things --------------------------------------------
+
+    def _advance(self, m):
+        if m.status in ('completed', 'error', 'cancelled', 'confirmed',
+                        'reverted'):
+            return
+        if m.steps:
+            m.status = m.steps.pop(0)
+            if m.status == 'running':
+                self.server['status'] = 'MIGRATING'
+            elif m.status in ('pre-migrating', 'migrating'):
+                self.server['status'] = 'RESIZE'
+            return
+        if m.end == 'stuck':
+            return
+        m.status = m.end
+        server = self.server
+        server['task_state'] = None
+        if m.end == 'completed':
+            server.update(host=m.dest, status=self.original_status)
+        elif m.end in ('error', 'cancelled'):
+            server.update(host=m.source, status=self.original_status)
+            if m.end == 'error':
+                server['fault'] = 'libvirt: migration job failed'
+        elif m.end == 'finished':
+            server.update(host=m.dest, status='VERIFY_RESIZE')
+        elif m.end == 'confirmed':
+            server.update(host=m.dest, status=self.original_status)
+        elif m.end == 'reverted':
+            server.update(host=m.source, status=self.original_status)
+
+
+class _Error(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,305 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The Migrate action's decisions, against an in-memory Nova.
+
+Each test names one behaviour; tests/functional repeats the ones that
+involve Nova against the real Nova."""
+
+import threading
+
+import pytest
+
+from tests.unit import fake_nova
+from watcher_migrate import action
+from watcher_migrate import exceptions
+
+UUID = '0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'
+FAST = {'poll_interval_min': 0.001, 'poll_interval_max': 0.005,
+        'live_timeout': 2, 'cold_timeout': 2, 'settle_timeout': 2,
+        'api_retry_timeout': 1, 'progress_interval': 0.5}
+
+
+def make(nova, config=None, **parameters):
+    settings = dict(FAST)
+    settings.update(config or {})
+    migrate = action.Migrate(settings)
+    migrate._gateway = nova
+    migrate.input_parameters = dict(
+        resource_id=UUID, migration_type='live', source_node='compute-1',
+        destination_node='compute-2')
+    migrate.input_parameters.update(parameters)
+    return migrate
+
+
+@pytest.fixture
+def nova():
+    return fake_nova.FakeNova()
+
+
+# -- interface ---------------------------------------------------------------
+
+def test_construction_and_description_need_no_cloud():
+    migrate = action.Migrate(None)
+    assert 'migrate' in migrate.get_description().lower()
+    assert migrate.osc is None
+
+
+def test_config_opts_include_the_timeouts_and_keystoneauth_options():
+    names = {o.dest for o in action.Migrate.get_config_opts()}
+    assert {'live_timeout', 'cold_timeout', 'timeout_action',
+            'auto_confirm', 'poll_interval_min', 'poll_interval_max',
+            'auth_url', 'cafile', 'insecure'} <= names
+
+
+def test_validate_parameters_names_the_bad_parameter(nova):
+    migrate = make(nova, source_node='')
+    with pytest.raises(exceptions.InvalidParameters) as error:
+        migrate.validate_parameters()
+    assert "'source_node'" in str(error.value)
+
+
+def test_pre_condition_refuses_invalid_parameters_without_calling_nova(nova):
+    migrate = make(nova, migration_type='warm')
+    with pytest.raises(exceptions.InvalidParameters):
+        migrate.pre_condition()
+    assert nova.reads == 0 and nova.writes == []
+
+
+def test_execute_refuses_invalid_parameters_without_writing(nova):
+    migrate = make(nova, destination_node='compute-1')
+    with pytest.raises(exceptions.InvalidParameters):
+        migrate.execute()
+    assert nova.writes == []
+
+
+# -- pre_condition -----------------------------------------------------------
+
+def test_missing_server_is_skipped(nova):
+    nova.server_exists = False
+    with pytest.raises(exceptions.ActionSkipped, match='not found'):
+        make(nova).pre_condition()
+
+
+def test_server_already_on_destination_is_skipped(nova):
+    nova.server['host'] = 'compute-2'
+    with pytest.raises(exceptions.ActionSkipped,
+                       match='already on destination compute-2'):
+        make(nova).pre_condition()
+
+
+def test_server_on_another_host_is_skipped_as_stale(nova):
+    nova.server['host'] = 'compute-3'
+    with pytest.raises(exceptions.ActionSkipped, match='stale'):
+        make(nova).pre_condition()
+
+
+@pytest.mark.parametrize('service, reason', [
+    (None, 'has no nova-compute service'),
+    (dict(status='disabled', state='up', forced_down=False,
+          disabled_reason='maintenance'), 'disabled (maintenance)'),
+    (dict(status='enabled', state='down', forced_down=False), 'is down'),
+    (dict(status='enabled', state='down', forced_down=True),
+     'forced down'),
+])
+def test_unusable_destination_fails_with_the_reason(nova, service, reason):
+    if service is None:
+        del nova.services['compute-2']
+    else:
+        nova.services['compute-2'] = service
+    with pytest.raises(exceptions.ActionFailed) as error:
+        make(nova).pre_condition()
+    assert reason in str(error.value)
+    assert 'compute-1' in str(error.value) and UUID in str(error.value)
+
+
+def test_live_migration_of_a_stopped_server_fails_naming_the_status(nova):
+    nova.server['status'] = 'SHUTOFF'
+    with pytest.raises(exceptions.ActionFailed, match='status is SHUTOFF'):
+        make(nova).pre_condition()
+
+
+def test_cold_migration_accepts_a_stopped_server(nova):
+    nova.server['status'] = 'SHUTOFF'
+    make(nova, migration_type='cold').pre_condition()
+
+
+def test_busy_server_fails_naming_the_task(nova):
+    nova.server['task_state'] = 'rebooting'
+    with pytest.raises(exceptions.ActionFailed, match='task rebooting'):
+        make(nova).pre_condition()
+
+
+def test_scheduler_chosen_destination_skips_the_service_check(nova):
+    make(nova, destination_node=None).pre_condition()
+
+
+# -- execute: live -----------------------------------------------------------
+
+def test_live_migration_succeeds_once_the_server_is_on_the_destination(
+        nova):
+    assert make(nova).execute() is True
+    assert nova.server['host'] == 'compute-2'
+    assert nova.writes == [('live_migrate', 'compute-2')]
+
+
+def test_failed_live_migration_reports_novas_reason(nova):
+    nova.live_end = 'error'
+    with pytest.raises(exceptions.ActionFailed) as error:
+        make(nova).execute()
+    message = str(error.value)
+    assert "'error'" in message
+    assert 'libvirt: migration job failed' in message
+
+
+def test_live_migration_timeout_aborts_and_waits_for_nova(nova):
+    nova.live_end = 'stuck'
+    with pytest.raises(exceptions.ActionFailed) as error:
+        make(nova, {'live_timeout': 1}).execute()
+    assert ('abort', 100) in nova.writes
+    assert nova.migrations[-1].status == 'cancelled'
+    assert nova.server['host'] == 'compute-1'
+    assert 'did not finish within' in str(error.value)
+
+
+def test_live_migration_timeout_can_force_completion(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova, {'live_timeout': 1,
+                          'timeout_action': 'force_complete'})
+    assert migrate.execute() is True
+    assert ('force_complete', 100) in nova.writes
+    assert nova.server['host'] == 'compute-2'
+
+
+def test_queued_migration_is_aborted_only_with_microversion_2_65(nova):
+    nova.live_steps = ['queued'] * 1000
+    nova.microversion = (2, 64)
+    with pytest.raises(exceptions.ActionFailed, match='did not settle'):
+        make(nova, {'live_timeout': 1, 'settle_timeout': 1}).execute()
+    assert not [w for w in nova.writes if w[0] == 'abort']
+
+
+def test_a_lost_answer_to_the_move_request_is_not_sent_again(nova):
+    nova.lose_answer = True
+    assert make(nova).execute() is True
+    assert [w for w in nova.writes if w[0] == 'live_migrate'] == [
+        ('live_migrate', 'compute-2')]
+
+
+def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
+    nova.conflicts = 1
+    assert make(nova).execute() is True
+    assert len([w for w in nova.writes if w[0] == 'live_migrate']) == 2
+
+
+def test_a_deleted_server_fails_the_migration(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova)
+    original = nova.list_migrations
+
+    def delete_then_list(server_id):
+        nova.server_exists = False
+        return original(server_id)
+
+    nova.list_migrations = delete_then_list
+    with pytest.raises(exceptions.ActionFailed, match='deleted'):
+        migrate.execute()
+
+
+# -- execute: cold -----------------------------------------------------------
+
+def test_cold_migration_is_confirmed_and_keeps_the_server_status(nova):
+    nova.server['status'] = nova.original_status = 'SHUTOFF'
+    assert make(nova, migration_type='cold').execute() is True
+    assert ('confirm_resize',) in nova.writes
+    assert nova.server['status'] == 'SHUTOFF'
+    assert nova.server['host'] == 'compute-2'
+
+
+def test_cold_migration_without_auto_confirm_stops_at_verify_resize(nova):
+    migrate = make(nova, {'auto_confirm': False}, migration_type='cold')
+    assert migrate.execute() is True
+    assert ('confirm_resize',) not in nova.writes
+    assert nova.server['status'] == 'VERIFY_RESIZE'
+
+
+def test_failed_confirm_fails_the_action(nova):
+    nova.confirm_end = 'error'
+    with pytest.raises(exceptions.ActionFailed, match='confirming'):
+        make(nova, migration_type='cold').execute()
+
+
+def test_cold_timeout_reverts_once_nova_reaches_verify_resize(nova):
+    nova.cold_steps = ['migrating'] * 50
+    with pytest.raises(exceptions.ActionFailed, match='reverted'):
+        make(nova, {'cold_timeout': 1, 'poll_interval_min': 0.03,
+                    'poll_interval_max': 0.03},
+             migration_type='cold').execute()
+    assert ('revert_resize',) in nova.writes
+    assert nova.server['host'] == 'compute-1'
+
+
+# -- abort, revert, post_condition -------------------------------------------
+
+def test_abort_from_another_thread_stops_the_live_migration(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova, {'live_timeout': 60})
+    failures = []
+
+    def run():
+        try:
+            migrate.execute()
+        except exceptions.ActionFailed as e:
+            failures.append(str(e))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not nova.migrations or nova.migrations[-1].status != 'running':
+        threading.Event().wait(0.01)
+    assert migrate.abort() is True
+    worker.join(5)
+    assert not worker.is_alive()
+    assert nova.server['host'] == 'compute-1'
+    assert failures and 'aborted' in failures[0]
+
+
+def test_abort_before_execute_prevents_the_move(nova):
+    migrate = make(nova)
+    assert migrate.abort() is True
+    with pytest.raises(exceptions.ActionFailed, match='before it started'):
+        migrate.execute()
+    assert nova.writes == []
+
+
+def test_revert_moves_the_server_back_from_the_destination(nova):
+    migrate = make(nova)
+    migrate.execute()
+    assert migrate.revert() is True
+    assert nova.server['host'] == 'compute-1'
+
+
+def test_revert_does_nothing_when_the_server_is_on_the_source(nova):
+    assert make(nova).revert() is True
+    assert nova.writes == []
+
+
+def test_post_condition_is_safe_when_nothing_ran(nova):
+    make(nova).post_condition()
+    assert nova.reads == 0 and nova.writes == []
+
+
+def test_post_condition_detects_a_server_moved_away_after_success(nova):
+    migrate = make(nova)
+    migrate.execute()
+    nova.server['host'] = 'compute-3'
+    with pytest.raises(exceptions.ActionFailed, match='reported migrated'):
+        migrate.post_condition()

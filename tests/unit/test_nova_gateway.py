@@ -1,0 +1,201 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The Nova gateway over HTTP (requests-mock): microversion negotiation,
+retries of reads, and the rules for writes whose outcome is unknown."""
+
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+import pytest
+import requests
+import requests_mock
+import urllib3
+
+from watcher_migrate import exceptions
+from watcher_migrate import nova_gateway
+from watcher_migrate import options
+
+ENDPOINT = 'http://nova.test/compute/v2.1'
+SERVER = '0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'
+SERVER_URL = ENDPOINT + '/servers/' + SERVER
+ACTION_URL = SERVER_URL + '/action'
+
+
+def version_doc(max_version):
+    return {'version': {'id': 'v2.1', 'status': 'CURRENT',
+                        'version': max_version, 'min_version': '2.1',
+                        'links': []}}
+
+
+def server_doc(host='compute-1', status='ACTIVE', task_state=None):
+    return {'server': {
+        'id': SERVER, 'name': 'web-1', 'status': status,
+        'OS-EXT-STS:task_state': task_state,
+        'OS-EXT-SRV-ATTR:host': host,
+        'flavor': {'ram': 2048, 'disk': 20, 'ephemeral': 0}}}
+
+
+@pytest.fixture
+def nova():
+    with requests_mock.Mocker() as mocker:
+        mocker.get(ENDPOINT, json=version_doc('2.96'))
+        yield mocker
+
+
+def gateway(retry_timeout=2):
+    settings = options.Settings({'api_retry_timeout': retry_timeout})
+    session = ks_session.Session(
+        auth=token_endpoint.Token(ENDPOINT, 'a-token'))
+    return nova_gateway.NovaGateway(session, settings)
+
+
+def fault(code):
+    return {'computeFault': {'code': code, 'message': 'Unexpected API Error'}}
+
+
+def refused():
+    return requests.exceptions.ConnectionError(
+        urllib3.exceptions.NewConnectionError(
+            None, 'Connection refused'))
+
+
+def test_negotiates_the_highest_microversion_both_sides_support(nova):
+    nova.get(SERVER_URL, json=server_doc())
+    gw = gateway()
+    gw.get_server(SERVER)
+    assert gw.api_version.get_string() == '2.96'
+    assert nova.last_request.headers['X-OpenStack-Nova-API-Version'] == \
+        '2.96'
+
+
+def test_refuses_a_nova_older_than_2_56(nova):
+    nova.get(ENDPOINT, json=version_doc('2.53'))
+    with pytest.raises(exceptions.NovaTooOld) as error:
+        gateway().get_server(SERVER)
+    assert '2.53' in str(error.value) and '2.56' in str(error.value)
+
+
+def test_reads_the_server_fields_the_action_needs(nova):
+    nova.get(SERVER_URL, json=server_doc(task_state='migrating'))
+    server = gateway().get_server(SERVER)
+    assert (server.host, server.status, server.task_state) == (
+        'compute-1', 'ACTIVE', 'migrating')
+    assert server.size_gib == pytest.approx(22.0)
+
+
+def test_a_missing_server_reads_as_none(nova):
+    nova.get(SERVER_URL, status_code=404,
+             json={'itemNotFound': {'code': 404, 'message': 'gone'}})
+    assert gateway().get_server(SERVER) is None
+
+
+def test_reads_are_retried_after_transient_errors(nova):
+    nova.get(SERVER_URL, [
+        {'status_code': 503, 'json': fault(503)},
+        {'exc': refused()},
+        {'status_code': 500, 'json': fault(500)},
+        {'json': server_doc()},
+    ])
+    assert gateway().get_server(SERVER).host == 'compute-1'
+    assert nova.call_count == 5  # version document + 4 tries
+
+
+def test_a_non_json_body_is_retried_like_a_transient_error(nova):
+    nova.get(SERVER_URL, [{'text': '{"server": {"id"', 'status_code': 200},
+                          {'json': server_doc()}])
+    assert gateway().get_server(SERVER).host == 'compute-1'
+
+
+def test_reads_give_up_with_a_clear_error_after_the_retry_budget(nova):
+    nova.get(SERVER_URL, status_code=503, json=fault(503))
+    with pytest.raises(exceptions.NovaUnavailable) as error:
+        gateway(retry_timeout=0).get_server(SERVER)
+    assert 'kept failing' in str(error.value)
+
+
+def test_a_write_refused_by_a_closed_port_is_sent_again(nova):
+    nova.post(ACTION_URL, [{'exc': refused()}, {'status_code': 202}])
+    gateway().live_migrate(SERVER, 'compute-2')
+    posts = [r for r in nova.request_history if r.method == 'POST']
+    assert len(posts) == 2
+
+
+def test_a_write_answered_500_is_not_sent_again(nova):
+    nova.post(ACTION_URL, status_code=500, json=fault(500))
+    with pytest.raises(nova_gateway.WriteOutcomeUnknown):
+        gateway().live_migrate(SERVER, 'compute-2')
+    assert len([r for r in nova.request_history if r.method == 'POST']) == 1
+
+
+def test_a_write_whose_connection_broke_is_not_sent_again(nova):
+    nova.post(ACTION_URL, exc=requests.exceptions.ConnectionError(
+        'Connection reset by peer'))
+    with pytest.raises(nova_gateway.WriteOutcomeUnknown):
+        gateway().live_migrate(SERVER, 'compute-2')
+    assert len([r for r in nova.request_history if r.method == 'POST']) == 1
+
+
+def test_a_write_that_timed_out_reading_the_answer_is_not_sent_again(nova):
+    nova.post(ACTION_URL, exc=requests.exceptions.ReadTimeout('slow'))
+    with pytest.raises(nova_gateway.WriteOutcomeUnknown):
+        gateway().live_migrate(SERVER, 'compute-2')
+    assert len([r for r in nova.request_history if r.method == 'POST']) == 1
+
+
+def test_a_409_on_a_write_is_reported_as_a_conflict(nova):
+    nova.post(ACTION_URL, status_code=409, json={
+        'conflictingRequest': {'code': 409, 'message': 'task_state busy'}})
+    with pytest.raises(nova_gateway.NovaConflict) as error:
+        gateway().live_migrate(SERVER, 'compute-2')
+    assert 'task_state busy' in str(error.value)
+
+
+def test_a_400_on_a_write_carries_novas_message(nova):
+    nova.post(ACTION_URL, status_code=400, json={
+        'badRequest': {'code': 400, 'message': 'Compute host x not found'}})
+    with pytest.raises(nova_gateway.NovaRefused) as error:
+        gateway().live_migrate(SERVER, 'x')
+    assert 'Compute host x not found' in str(error.value)
+    assert 'HTTP 400' in str(error.value)
+
+
+def test_live_migrate_lets_nova_choose_block_migration(nova):
+    nova.post(ACTION_URL, status_code=202)
+    gateway().live_migrate(SERVER, 'compute-2')
+    assert nova.last_request.json() == {'os-migrateLive': {
+        'host': 'compute-2', 'block_migration': 'auto'}}
+
+
+def test_cold_migrate_names_the_destination_host(nova):
+    nova.post(ACTION_URL, status_code=202)
+    gateway().cold_migrate(SERVER, 'compute-2')
+    assert nova.last_request.json() == {'migrate': {'host': 'compute-2'}}
+
+
+def test_migrations_are_listed_newest_first_for_the_server(nova):
+    nova.get(ENDPOINT + '/os-migrations', json={'migrations': [
+        {'id': 3, 'status': 'completed', 'migration_type': 'live-migration'},
+        {'id': 7, 'status': 'running', 'migration_type': 'live-migration'},
+    ]})
+    migrations = gateway().list_migrations(SERVER)
+    assert [m.id for m in migrations] == [7, 3]
+    assert nova.last_request.qs['instance_uuid'] == [SERVER]
+
+
+def test_the_compute_service_states_are_read(nova):
+    nova.get(ENDPOINT + '/os-services', json={'services': [
+        {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-2',
+         'status': 'disabled', 'state': 'up', 'forced_down': False,
+         'disabled_reason': 'maintenance', 'zone': 'nova'}]})
+    service = gateway().get_compute_service('compute-2')
+    assert not service.usable
+    assert service.disabled_reason == 'maintenance'

@@ -1,0 +1,407 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Every call this plugin makes to the Nova API goes through here.
+
+One python-novaclient per action, on one keystoneauth1 session (Watcher's
+when it gives one, so one token serves every action and every poll), at the
+highest microversion both Nova and novaclient support, never below 2.56.
+
+Reads are retried on transient errors (connection errors, timeouts, HTTP
+5xx, 409) with exponential backoff and jitter (tenacity), within
+``api_retry_timeout``. Writes are not retried blindly: a write whose fate is
+unknown (the request may have reached Nova) raises ``WriteOutcomeUnknown``
+and the caller decides by reading Nova's state; only a write Nova certainly
+did not act on (connection refused, 409 Conflict) is retried.
+"""
+
+import dataclasses
+import threading
+
+from keystoneauth1 import exceptions as ks_exceptions
+from novaclient import api_versions
+from novaclient import client as nova_client
+from novaclient import exceptions as nova_exceptions
+from oslo_log import log
+import requests
+import tenacity
+
+from watcher_migrate import exceptions
+
+LOG = log.getLogger(__name__)
+
+MIN_MICROVERSION = api_versions.APIVersion('2.56')
+# Abort of a live migration still queued or preparing.
+ABORT_QUEUED_MICROVERSION = api_versions.APIVersion('2.65')
+
+# novaclient's interface argument is still called endpoint_type.
+_SERVICE_TYPE = 'compute'
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerView:
+    """What the plugin needs to know of a server, read in one GET."""
+
+    id: str
+    name: str
+    status: str
+    task_state: str
+    host: str
+    fault: str = None
+    ram_mb: int = 0
+    disk_gb: int = 0
+    progress: int = None
+
+    @classmethod
+    def from_nova(cls, server):
+        info = server.to_dict()
+        flavor = info.get('flavor') or {}
+        fault = info.get('fault') or {}
+        return cls(
+            id=info['id'],
+            name=info.get('name'),
+            status=info.get('status'),
+            task_state=info.get('OS-EXT-STS:task_state'),
+            host=info.get('OS-EXT-SRV-ATTR:host'),
+            fault=fault.get('message'),
+            # Flavor details are embedded in the server since 2.47.
+            ram_mb=int(flavor.get('ram') or 0),
+            disk_gb=int(flavor.get('disk') or 0)
+            + int(flavor.get('ephemeral') or 0),
+            progress=info.get('progress'))
+
+    @property
+    def size_gib(self):
+        return self.ram_mb / 1024.0 + self.disk_gb
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationView:
+    """One migration record, from /os-migrations or a server's migrations."""
+
+    id: int
+    status: str
+    migration_type: str = None
+    source_compute: str = None
+    dest_compute: str = None
+    uuid: str = None
+    created_at: str = None
+    updated_at: str = None
+    memory_total_bytes: int = None
+    memory_processed_bytes: int = None
+    memory_remaining_bytes: int = None
+    disk_total_bytes: int = None
+    disk_processed_bytes: int = None
+    disk_remaining_bytes: int = None
+
+    @classmethod
+    def from_nova(cls, migration):
+        info = migration.to_dict()
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in info.items() if k in fields})
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceView:
+    """A nova-compute service: enabled/disabled, up/down, forced down."""
+
+    host: str
+    status: str
+    state: str
+    forced_down: bool = False
+    disabled_reason: str = None
+
+    @property
+    def usable(self):
+        return (self.status == 'enabled' and self.state == 'up'
+                and not self.forced_down)
+
+
+class WriteOutcomeUnknown(Exception):
+    """A write may or may not have reached Nova; read state to decide."""
+
+    def __init__(self, operation, cause):
+        super().__init__('%s: outcome unknown (%s)' % (operation, cause))
+        self.operation = operation
+        self.cause = cause
+
+
+class NovaRefused(exceptions.ActionFailed):
+    """Nova answered a write with a client error (4xx other than 409)."""
+
+    def __init__(self, operation, error):
+        super().__init__('Nova refused to %s: HTTP %s: %s'
+                         % (operation, getattr(error, 'code', '?'),
+                            getattr(error, 'message', error)))
+        self.code = getattr(error, 'code', None)
+
+
+class NovaConflict(NovaRefused):
+    """HTTP 409: Nova is busy with the server (a task is in progress)."""
+
+
+def _http_code(error):
+    return getattr(error, 'code', None) or getattr(error, 'http_status', None)
+
+
+def _certainly_not_sent(error):
+    """True when the request never reached Nova (nothing to reconcile)."""
+    seen = set()
+    exc = error
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (ConnectionRefusedError,
+                            requests.exceptions.ConnectTimeout)):
+            return True
+        # urllib3's NewConnectionError: the TCP connection never opened.
+        if type(exc).__name__ in ('NewConnectionError',
+                                  'ConnectTimeoutError'):
+            return True
+        nested = [a for a in getattr(exc, 'args', ()) if
+                  isinstance(a, BaseException)]
+        reason = getattr(exc, 'reason', None)
+        if isinstance(reason, BaseException):
+            nested.append(reason)
+        for inner in nested:
+            if _certainly_not_sent(inner):
+                return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+class MalformedResponse(ValueError):
+    """Nova answered a read with a body that is not the JSON it should be.
+
+    novaclient turns such a body into None and then fails with a TypeError
+    deep inside; this names the problem and lets reads retry it.
+    """
+
+
+def _reject_unreadable_bodies(http_client):
+    request = http_client.request
+
+    def checked_request(url, method, **kwargs):
+        response, body = request(url, method, **kwargs)
+        if method == 'GET' and body is None:
+            raise MalformedResponse(
+                'GET %s answered HTTP %s with a body that is not JSON: %r'
+                % (url, response.status_code, response.text[:80]))
+        return response, body
+
+    http_client.request = checked_request
+
+
+def is_transient(error):
+    """Errors worth retrying for a read: the next try may well succeed."""
+    if isinstance(error, (ks_exceptions.ConnectionError,
+                          ks_exceptions.RetriableConnectionFailure,
+                          requests.exceptions.RequestException)):
+        return True
+    if isinstance(error, nova_exceptions.ClientException):
+        code = _http_code(error)
+        return code is not None and (code >= 500 or code in (409, 429))
+    # A truncated or non-JSON body surfaces as a JSON decoding error.
+    return isinstance(error, ValueError)
+
+
+class NovaGateway(object):
+    """The Nova API as the action uses it.
+
+    :param session: a keystoneauth1 session
+    :param settings: ``options.Settings`` (interface, region, retry budget)
+    :param client: an already built novaclient (tests); negotiated if None
+    """
+
+    def __init__(self, session, settings, client=None):
+        self._session = session
+        self._settings = settings
+        self._client = client
+        self._lock = threading.Lock()
+
+    # -- client and microversion ------------------------------------------
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                self._client = self._negotiate()
+            return self._client
+
+    @property
+    def api_version(self):
+        return self.client.api_version
+
+    def _new_client(self, version):
+        client = nova_client.Client(
+            version, session=self._session,
+            endpoint_type=self._settings.interface,
+            region_name=self._settings.region_name,
+            service_type=_SERVICE_TYPE,
+            timeout=self._settings.timeout)
+        _reject_unreadable_bodies(client.client)
+        return client
+
+    def _negotiate(self):
+        probe = self._new_client('2.1')
+        version = self._read(
+            'discover the compute API version', api_versions.discover_version,
+            probe, api_versions.APIVersion('2.latest'))
+        if version < MIN_MICROVERSION:
+            raise exceptions.NovaTooOld(
+                'The compute API offers microversion %s at most; '
+                'nova_migrate needs %s or newer (Nova from Queens on)'
+                % (version.get_string(), MIN_MICROVERSION.get_string()))
+        LOG.debug('Using compute API microversion %s', version.get_string())
+        return self._new_client(version)
+
+    def supports(self, version):
+        return self.api_version >= version
+
+    # -- retry machinery --------------------------------------------------
+
+    def _retrying(self, retry):
+        budget = self._settings.api_retry_timeout
+        return tenacity.Retrying(
+            retry=retry,
+            stop=tenacity.stop_after_delay(budget),
+            wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),
+            before_sleep=self._log_retry,
+            reraise=True)
+
+    @staticmethod
+    def _log_retry(state):
+        LOG.warning('Nova API call %s failed (%s); retrying in %.1f s',
+                    state.fn.__name__ if state.fn else '?',
+                    state.outcome.exception(), state.next_action.sleep)
+
+    def _read(self, what, fn, *args, **kwargs):
+        try:
+            return self._retrying(
+                tenacity.retry_if_exception(is_transient))(
+                    fn, *args, **kwargs)
+        except exceptions.MigrateError:
+            raise
+        except Exception as e:
+            if is_transient(e):
+                raise exceptions.NovaUnavailable(
+                    'Could not %s: the compute API kept failing for %s s: %s'
+                    % (what, self._settings.api_retry_timeout, e))
+            raise
+
+    def _write(self, what, fn, *args, **kwargs):
+        """Send a write; retry only what certainly never reached Nova.
+
+        :raises NovaConflict: HTTP 409, Nova is busy with the server
+        :raises NovaRefused: any other 4xx answer
+        :raises WriteOutcomeUnknown: the request may have reached Nova
+        """
+        try:
+            return self._retrying(
+                tenacity.retry_if_exception(_certainly_not_sent))(
+                    fn, *args, **kwargs)
+        except nova_exceptions.ClientException as e:
+            code = _http_code(e)
+            if code == 409:
+                raise NovaConflict(what, e)
+            if code is not None and code < 500:
+                raise NovaRefused(what, e)
+            raise WriteOutcomeUnknown(what, e)
+        except Exception as e:
+            if _certainly_not_sent(e):
+                raise exceptions.NovaUnavailable(
+                    'Could not %s: the compute API was unreachable for %s s:'
+                    ' %s' % (what, self._settings.api_retry_timeout, e))
+            if is_transient(e):
+                raise WriteOutcomeUnknown(what, e)
+            raise
+
+    # -- reads ------------------------------------------------------------
+
+    def get_server(self, server_id):
+        """The server, or None if Nova does not know it (any more)."""
+        try:
+            return ServerView.from_nova(self._read(
+                'read server %s' % server_id,
+                self.client.servers.get, server_id))
+        except nova_exceptions.NotFound:
+            return None
+
+    def get_compute_service(self, host):
+        """The nova-compute service of ``host``, or None if there is none."""
+        services = self._read(
+            'list the nova-compute service of %s' % host,
+            self.client.services.list, host=host, binary='nova-compute')
+        for service in services:
+            if service.host == host:
+                return ServiceView(
+                    host=service.host, status=service.status,
+                    state=service.state,
+                    forced_down=bool(getattr(service, 'forced_down', False)),
+                    disabled_reason=getattr(service, 'disabled_reason', None))
+        return None
+
+    def list_migrations(self, server_id):
+        """Migration records of the server, newest first."""
+        records = self._read(
+            'list the migrations of server %s' % server_id,
+            self.client.migrations.list, instance_uuid=server_id)
+        views = [MigrationView.from_nova(m) for m in records]
+        return sorted(views, key=lambda m: m.id, reverse=True)
+
+    def get_live_migration(self, server_id, migration_id):
+        """A live migration in progress, with its progress figures.
+
+        None once it is no longer in progress (Nova answers 404 then).
+        """
+        try:
+            return MigrationView.from_nova(self._read(
+                'read live migration %s of server %s'
+                % (migration_id, server_id),
+                self.client.server_migrations.get, server_id, migration_id))
+        except nova_exceptions.NotFound:
+            return None
+
+    # -- writes -----------------------------------------------------------
+
+    def live_migrate(self, server_id, host):
+        return self._write(
+            'live-migrate server %s' % server_id,
+            self.client.servers.live_migrate, server_id, host, 'auto')
+
+    def cold_migrate(self, server_id, host):
+        return self._write(
+            'cold-migrate server %s' % server_id,
+            self.client.servers.migrate, server_id, host=host)
+
+    def confirm_resize(self, server_id):
+        return self._write(
+            'confirm the migration of server %s' % server_id,
+            self.client.servers.confirm_resize, server_id)
+
+    def revert_resize(self, server_id):
+        return self._write(
+            'revert the migration of server %s' % server_id,
+            self.client.servers.revert_resize, server_id)
+
+    def abort_live_migration(self, server_id, migration_id):
+        return self._write(
+            'abort live migration %s of server %s'
+            % (migration_id, server_id),
+            self.client.server_migrations.live_migration_abort,
+            server_id, migration_id)
+
+    def force_complete(self, server_id, migration_id):
+        return self._write(
+            'force-complete live migration %s of server %s'
+            % (migration_id, server_id),
+            self.client.server_migrations.live_migrate_force_complete,
+            server_id, migration_id)

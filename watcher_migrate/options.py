@@ -1,0 +1,167 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Options of ``[watcher_actions.nova_migrate]``: the operator's manual.
+
+Watcher registers what ``Migrate.get_config_opts()`` returns under the
+group ``watcher_actions.<entry point name>`` and hands the action the
+group's values as a dict-like object; ``Settings`` reads such a mapping and
+falls back to the declared defaults, so the action also runs with a plain
+dict (tests, the command-line tool).
+"""
+
+import copy
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+ENTRY_POINT = 'nova_migrate'
+GROUP = 'watcher_actions.' + ENTRY_POINT
+
+TIMEOUT_ABORT = 'abort'
+TIMEOUT_FORCE_COMPLETE = 'force_complete'
+
+MIGRATION_OPTS = [
+    cfg.FloatOpt(
+        'poll_interval_min', default=0.2, min=0.05,
+        help='Seconds between the first polls of a migration. Polling '
+             'starts at this interval, so a short migration is noticed '
+             'within a fraction of a second, and backs off towards '
+             'poll_interval_max while nothing changes.'),
+    cfg.FloatOpt(
+        'poll_interval_max', default=5.0, min=0.1,
+        help='Longest interval, in seconds, between two polls of a '
+             'migration. The interval returns to poll_interval_min when '
+             'the migration changes phase or is predicted to end soon.'),
+    cfg.IntOpt(
+        'live_timeout', default=0, min=0,
+        help='Seconds a live migration may take before timeout_action is '
+             'applied. 0 (default) sizes it from the server: '
+             'timeout_per_gib seconds per GiB of RAM plus disk, at least '
+             'timeout_floor seconds.'),
+    cfg.IntOpt(
+        'cold_timeout', default=0, min=0,
+        help='Seconds a cold migration may take to reach VERIFY_RESIZE '
+             'before it is reverted and the action fails. 0 (default) '
+             'sizes it like live_timeout.'),
+    cfg.IntOpt(
+        'timeout_per_gib', default=120, min=1,
+        help='Seconds allowed per GiB of RAM plus disk of the server when '
+             'live_timeout or cold_timeout is 0.'),
+    cfg.IntOpt(
+        'timeout_floor', default=900, min=1,
+        help='Least number of seconds a size-aware timeout allows (the '
+             'built-in migrate action allows 900 for any server).'),
+    cfg.StrOpt(
+        'timeout_action', default=TIMEOUT_ABORT,
+        choices=[(TIMEOUT_ABORT, 'Abort the live migration; the server '
+                                 'stays on the source and the action '
+                                 'fails.'),
+                 (TIMEOUT_FORCE_COMPLETE, 'Force the running live '
+                                          'migration to complete (the '
+                                          'guest is paused for the last '
+                                          'copy); a migration still queued '
+                                          'is aborted.')],
+        help='What to do with a live migration still in progress when its '
+             'timeout expires. Either way the action waits for Nova to '
+             'settle and never leaves a migration running.'),
+    cfg.BoolOpt(
+        'auto_confirm', default=True,
+        help='Confirm a cold migration as soon as the server reaches '
+             'VERIFY_RESIZE on the destination. If False the action '
+             'succeeds with the server in VERIFY_RESIZE and the resize is '
+             'left for an operator (or Nova\'s resize_confirm_window) to '
+             'confirm or revert.'),
+    cfg.IntOpt(
+        'settle_timeout', default=300, min=1,
+        help='Seconds to wait for Nova to settle after a confirm, revert, '
+             'abort or force-complete request.'),
+    cfg.IntOpt(
+        'api_retry_timeout', default=60, min=0,
+        help='Seconds during which transient Nova API errors (connection '
+             'errors, HTTP 5xx, 409 while the server is busy) are retried '
+             'with exponential backoff before the action fails.'),
+    cfg.FloatOpt(
+        'progress_interval', default=10.0, min=0.5,
+        help='Seconds between two INFO log lines about a migration in '
+             'progress (phase, percent or bytes, elapsed time).'),
+    cfg.StrOpt(
+        'interface', default='public',
+        choices=['public', 'internal', 'admin'],
+        help='Endpoint interface of the compute service in the catalog.'),
+    cfg.StrOpt(
+        'region_name',
+        help='Region of the compute endpoint; any region if unset.'),
+]
+
+# Used only when Watcher gives the action no OpenStackClients (the
+# command-line tool, tests): Watcher's own session otherwise.
+DEFAULT_AUTH_TYPE = 'password'
+DEFAULT_REQUEST_TIMEOUT = 60
+
+
+def _keystoneauth_opts():
+    """Session (TLS, timeout) and password auth options of keystoneauth1."""
+    opts = (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options(DEFAULT_AUTH_TYPE))
+    # Copies: keystoneauth returns shared objects; ours get our default.
+    opts = [copy.deepcopy(o) for o in opts]
+    for opt in opts:
+        if opt.dest == 'auth_type':
+            opt.default = DEFAULT_AUTH_TYPE
+        elif opt.dest == 'timeout':
+            # A request must not hang an action for ever.
+            opt.default = DEFAULT_REQUEST_TIMEOUT
+    return opts
+
+
+def all_opts():
+    """Every option of the group, in the order the sample config shows."""
+    return list(MIGRATION_OPTS) + _keystoneauth_opts()
+
+
+def list_opts():
+    """Entry point for oslo-config-generator (``oslo.config.opts``)."""
+    return [(GROUP, all_opts())]
+
+
+class Settings(object):
+    """The option values one action uses.
+
+    :param config: a mapping (Watcher's ``Struct``, an oslo.config group,
+        a dict) or None; anything it lacks takes the declared default.
+    """
+
+    def __init__(self, config=None):
+        self._values = {}
+        for opt in all_opts():
+            value = _lookup(config, opt.dest)
+            self._values[opt.dest] = opt.default if value is None else value
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__['_values'][name]
+        except KeyError:
+            raise AttributeError(name)
+
+    def as_dict(self):
+        return dict(self._values)
+
+
+def _lookup(config, name):
+    if config is None:
+        return None
+    try:
+        return config[name]
+    except (KeyError, AttributeError, cfg.NoSuchOptError, TypeError):
+        return None

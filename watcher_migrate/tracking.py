@@ -1,0 +1,310 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Following one server's migration in Nova to a final answer.
+
+``MigrationTracker`` knows what Nova's records mean: which migration
+record is ours, which statuses are in progress, final, good or bad, when
+the server has settled. It starts a move without ever sending it twice
+unless Nova certainly did not act on the first request, and it drives every
+wait through ``waiting.wait_for`` with a predicate for the answer it wants.
+"""
+
+import dataclasses
+import time
+
+from oslo_log import log
+
+from watcher_migrate import exceptions
+from watcher_migrate import nova_gateway
+from watcher_migrate import waiting
+
+LOG = log.getLogger(__name__)
+
+# Migration record statuses (nova/compute, nova/conductor).
+LIVE_IN_PROGRESS = frozenset(
+    ['accepted', 'queued', 'preparing', 'running', 'post-migrating'])
+LIVE_ABORTABLE = frozenset(['queued', 'preparing', 'running'])
+COLD_IN_PROGRESS = frozenset(
+    ['accepted', 'pre-migrating', 'migrating', 'post-migrating'])
+FAILED = frozenset(['error', 'failed', 'cancelled', 'done-with-error'])
+COMPLETED = 'completed'
+FINISHED = 'finished'
+CONFIRMING = 'confirming'
+CONFIRMED = 'confirmed'
+REVERTING = 'reverting'
+REVERTED = 'reverted'
+
+# migration_type in /os-migrations (2.23+) for each kind of move.
+LIVE_RECORD_TYPE = 'live-migration'
+COLD_RECORD_TYPE = 'migration'
+
+# Server task_states that mean a move (ours, once it is started) is on.
+MOVE_TASK_STATES = frozenset(
+    ['migrating', 'resize_prep', 'resize_migrating', 'resize_migrated',
+     'resize_finish', 'resize_reverting', 'resize_confirming'])
+
+LIVE_OK_STATUSES = ('ACTIVE', 'PAUSED')
+COLD_OK_STATUSES = ('ACTIVE', 'SHUTOFF')
+VERIFY_RESIZE = 'VERIFY_RESIZE'
+
+# After a write whose outcome is unknown, how long to look for its effect
+# before concluding that Nova did not act on it.
+RESOLVE_WINDOW = 5.0
+# A started move whose migration record never appears is given up after
+# this long with the server idle (conductor dropped it before creating it).
+NO_RECORD_GRACE = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Look:
+    """One observation: our migration record and, if read, the server.
+
+    ``server_gone`` is True when Nova answered 404 for the server.
+    """
+
+    migration: nova_gateway.MigrationView = None
+    server: nova_gateway.ServerView = None
+    server_gone: bool = False
+    at: float = 0.0
+
+    @property
+    def status(self):
+        return self.migration.status if self.migration else None
+
+    @property
+    def settled(self):
+        """The server has no task in progress (or is gone)."""
+        return self.server_gone or (self.server is not None
+                                    and self.server.task_state is None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The final answer of a wait: success or not, and why."""
+
+    ok: bool
+    reason: str
+    look: Look
+
+
+class MigrationTracker(object):
+    """Follows the migrations of one server started by one action.
+
+    :param gateway: a ``NovaGateway``
+    :param request: the ``parameters.MigrationRequest``
+    :param settings: ``options.Settings``
+    :param cancel: a ``threading.Event`` that interrupts waits
+    """
+
+    def __init__(self, gateway, request, settings, cancel=None,
+                 clock=time.monotonic):
+        self.gateway = gateway
+        self.request = request
+        self.settings = settings
+        self.cancel = cancel
+        self.clock = clock
+        self.marker = None
+        self.migration_id = None
+        self._record_type = (LIVE_RECORD_TYPE if request.live
+                             else COLD_RECORD_TYPE)
+        self._progress_at = 0.0
+        self._queued_since = None
+
+    # -- which migration is ours ------------------------------------------
+
+    def remember_existing(self):
+        """Note the newest migration record before we start one."""
+        migrations = self.gateway.list_migrations(self.request.server_id)
+        self.marker = migrations[0].id if migrations else 0
+
+    def _ours(self, migrations):
+        if self.migration_id is not None:
+            for migration in migrations:
+                if migration.id == self.migration_id:
+                    return migration
+            return None
+        for migration in migrations:  # newest first
+            if migration.id <= self.marker:
+                break
+            if migration.migration_type in (None, self._record_type):
+                self.migration_id = migration.id
+                return migration
+        return None
+
+    def look(self, with_server=True):
+        migration = self._ours(
+            self.gateway.list_migrations(self.request.server_id))
+        server = None
+        gone = False
+        if with_server:
+            server = self.gateway.get_server(self.request.server_id)
+            gone = server is None
+        return Look(migration=migration, server=server, server_gone=gone,
+                    at=self.clock())
+
+    # -- starting a move --------------------------------------------------
+
+    def _started(self, source):
+        """Whether a move of ours is visibly under way or done."""
+        look = self.look()
+        if look.migration is not None:
+            return True
+        if look.server is None:
+            return False
+        return (look.server.task_state in MOVE_TASK_STATES
+                or look.server.host != source)
+
+    def start(self, send, source):
+        """Send the move request once, as far as Nova is concerned.
+
+        A request whose answer was lost is resolved by reading Nova's
+        state; it is sent again only when Nova certainly did not act on it.
+        A 409 (server busy) is retried with backoff, after checking that
+        the busy task is not our own earlier request.
+        """
+        deadline = self.clock() + self.settings.api_retry_timeout
+        schedule = waiting.PollSchedule(0.5, 5.0)
+        while True:
+            try:
+                send()
+                return
+            except nova_gateway.WriteOutcomeUnknown as e:
+                LOG.warning('%s; reading Nova to find out whether it acted',
+                            e)
+                if self._resolve_unknown(source):
+                    LOG.info('Server %s: the move request did reach Nova; '
+                             'following it', self.request.label)
+                    return
+                failure = e
+            except nova_gateway.NovaConflict as e:
+                if self._started(source):
+                    return
+                failure = e
+            if self.clock() >= deadline:
+                raise exceptions.ActionFailed(
+                    'Server %s: could not start the %s migration from %s to '
+                    '%s within %s s: %s'
+                    % (self.request.label, self.request.migration_type,
+                       source, self.request.destination_label,
+                       self.settings.api_retry_timeout, failure))
+            time.sleep(schedule.next_delay(None))
+
+    def _resolve_unknown(self, source):
+        deadline = self.clock() + RESOLVE_WINDOW
+        while True:
+            if self._started(source):
+                return True
+            if self.clock() >= deadline:
+                return False
+            time.sleep(0.5)
+
+    # -- waiting ----------------------------------------------------------
+
+    def wait(self, evaluate, timeout, what, on_poll=None):
+        """Poll our migration and the server until ``evaluate`` answers.
+
+        The migration list is read at every poll; the server as well,
+        since statuses of both decide every answer.
+        """
+        schedule = waiting.PollSchedule(
+            self.settings.poll_interval_min, self.settings.poll_interval_max,
+            phase=lambda look: (look.status, look.server and (
+                look.server.status, look.server.task_state)),
+            eta=self._eta)
+        return waiting.wait_for(
+            self.look, evaluate, schedule,
+            deadline=self.clock() + timeout, cancel=self.cancel,
+            what=what, clock=self.clock,
+            on_poll=on_poll or self.log_progress)
+
+    def _eta(self, look):
+        """Seconds until a running live migration should end, if known."""
+        migration = look.migration
+        if (migration is None or migration.status != 'running'
+                or not migration.memory_total_bytes):
+            return None
+        return self._predict_end(migration)
+
+    def _predict_end(self, migration):
+        history = getattr(self, '_progress_history', None)
+        if history is None:
+            history = self._progress_history = []
+        remaining = migration.memory_remaining_bytes
+        if remaining is None:
+            return None
+        history.append((self.clock(), remaining))
+        del history[:-3]
+        if len(history) < 2:
+            return None
+        (t0, r0), (t1, r1) = history[0], history[-1]
+        if t1 <= t0 or r1 >= r0:
+            return None
+        rate = (r0 - r1) / (t1 - t0)
+        return r1 / rate
+
+    def log_progress(self, look):
+        """Log at INFO every progress_interval: phase, progress, elapsed."""
+        migration = look.migration
+        now = self.clock()
+        if migration is not None and migration.status == 'queued':
+            if self._queued_since is None:
+                self._queued_since = now
+        elif self._queued_since is not None:
+            LOG.info('Server %s: migration %s waited %.1f s queued for a '
+                     'nova-compute live migration slot',
+                     self.request.label, migration and migration.id,
+                     now - self._queued_since)
+            self._queued_since = None
+        if now - self._progress_at < self.settings.progress_interval:
+            return
+        self._progress_at = now
+        details = ''
+        if migration is not None and migration.status == 'running' and \
+                self.request.live:
+            live = self.gateway.get_live_migration(
+                self.request.server_id, migration.id)
+            if live is not None and live.memory_total_bytes:
+                done = live.memory_processed_bytes or 0
+                details = ', memory %d%% (%d of %d MiB copied)' % (
+                    100 * done // live.memory_total_bytes, done >> 20,
+                    live.memory_total_bytes >> 20)
+        elif look.server is not None and look.server.progress:
+            details = ', %s%%' % look.server.progress
+        LOG.info('Server %s: %s migration %s is %s%s',
+                 self.request.label, self.request.migration_type,
+                 migration.id if migration else '(not yet recorded)',
+                 look.status or 'starting', details)
+
+    # -- verdicts ---------------------------------------------------------
+
+    def describe(self, look):
+        """Nova's own words on the state of the move, for messages."""
+        parts = []
+        if look.migration is not None:
+            parts.append('migration %s is %r' % (look.migration.id,
+                                                  look.migration.status))
+        if look.server_gone:
+            parts.append('the server no longer exists')
+        elif look.server is not None:
+            parts.append('server is %s on %s' % (look.server.status,
+                                                 look.server.host))
+            if look.server.task_state:
+                parts.append('task %s' % look.server.task_state)
+            if look.server.fault:
+                parts.append('Nova fault: %s' % look.server.fault)
+        return '; '.join(parts)
+
+    def on_destination(self, server, source):
+        if self.request.destination_node:
+            return server.host == self.request.destination_node
+        return server.host != source

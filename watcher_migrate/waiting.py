@@ -1,0 +1,114 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The one waiting primitive: poll until a verdict, a deadline or a cancel.
+
+Every wait of the action (migration done, resize confirmed, abort settled,
+moved back) is ``wait_for`` with a different ``evaluate`` function, the way
+openstacksdk's ``wait_for_status`` serves every resource. The interval
+between polls comes from a ``PollSchedule``: it starts at a floor so a short
+migration is noticed at once, backs off towards a cap while nothing
+changes, and drops back to the floor when the observed phase changes or the
+end is predicted to be near.
+"""
+
+import time
+
+
+class WaitTimeout(Exception):
+    """The deadline passed without a verdict; ``last`` is the last look."""
+
+    def __init__(self, what, last, waited):
+        super().__init__('%s: no answer after %.1f s' % (what, waited))
+        self.what = what
+        self.last = last
+        self.waited = waited
+
+
+class WaitCancelled(Exception):
+    """The cancel event was set while waiting; ``last`` is the last look."""
+
+    def __init__(self, what, last):
+        super().__init__('%s: cancelled' % what)
+        self.what = what
+        self.last = last
+
+
+class PollSchedule(object):
+    """Intervals between polls: floor, exponential backoff, cap.
+
+    :param floor: first (and shortest) interval, seconds
+    :param cap: longest interval, seconds
+    :param factor: growth of the interval while nothing changes
+    :param phase: ``f(observation)`` -> a value whose change resets the
+        interval to the floor (e.g. the migration status)
+    :param eta: ``f(observation)`` -> predicted seconds until the end, or
+        None; the next poll is then made no later than that
+    """
+
+    def __init__(self, floor, cap, factor=1.6, phase=None, eta=None):
+        self.floor = floor
+        self.cap = max(cap, floor)
+        self.factor = factor
+        self._phase = phase
+        self._eta = eta
+        self._last_phase = object()
+        self._interval = None
+
+    def next_delay(self, observation):
+        phase = self._phase(observation) if self._phase else None
+        if self._interval is None or phase != self._last_phase:
+            self._interval = self.floor
+        else:
+            self._interval = min(self.cap, self._interval * self.factor)
+        self._last_phase = phase
+        delay = self._interval
+        eta = self._eta(observation) if self._eta else None
+        if eta is not None and eta < delay:
+            delay = max(self.floor, eta)
+        return delay
+
+
+def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,
+             what='wait', clock=time.monotonic, on_poll=None):
+    """Poll until ``evaluate`` gives a verdict.
+
+    :param poll: ``f()`` -> an observation (may raise: errors propagate)
+    :param evaluate: ``f(observation)`` -> a verdict, or None to go on
+    :param schedule: a ``PollSchedule``
+    :param deadline: a ``clock()`` value after which ``WaitTimeout`` is
+        raised, or None to wait for ever (callers always give one)
+    :param cancel: a ``threading.Event``; once set, ``WaitCancelled``
+    :param on_poll: ``f(observation)`` called after each poll (progress)
+    :returns: the verdict
+    """
+    start = clock()
+    while True:
+        observation = poll()
+        if on_poll is not None:
+            on_poll(observation)
+        verdict = evaluate(observation)
+        if verdict is not None:
+            return verdict
+        if cancel is not None and cancel.is_set():
+            raise WaitCancelled(what, observation)
+        now = clock()
+        if deadline is not None and now >= deadline:
+            raise WaitTimeout(what, observation, now - start)
+        delay = schedule.next_delay(observation)
+        if deadline is not None:
+            delay = min(delay, max(0.0, deadline - now))
+        if cancel is not None:
+            if cancel.wait(delay):
+                raise WaitCancelled(what, observation)
+        else:
+            time.sleep(delay)
