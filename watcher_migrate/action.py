@@ -164,6 +164,12 @@ class Migrate(action_base.BaseAction):
                                            request.destination_label))
         if request.destination_node:
             self._check_destination(request)
+        if server.task_state is not None:
+            raise exceptions.ActionFailed(
+                'Server %s on %s cannot be migrated to %s: it is busy with '
+                'task %s (status %s)'
+                % (label, server.host, request.destination_label,
+                   server.task_state, server.status))
         allowed = (tracking.LIVE_OK_STATUSES if request.live
                    else tracking.COLD_OK_STATUSES)
         if server.status not in allowed:
@@ -173,12 +179,6 @@ class Migrate(action_base.BaseAction):
                 % (label, server.host, request.migration_type,
                    request.destination_label, server.status,
                    request.migration_type, ' or '.join(allowed)))
-        if server.task_state is not None:
-            raise exceptions.ActionFailed(
-                'Server %s on %s cannot be migrated to %s: it is busy with '
-                'task %s (status %s)'
-                % (label, server.host, request.destination_label,
-                   server.task_state, server.status))
 
     def _check_destination(self, request):
         host = request.destination_node
@@ -270,6 +270,8 @@ class Migrate(action_base.BaseAction):
     # -- live -------------------------------------------------------------
 
     def _live_verdict(self, tracker, source, started_at):
+        odd = tracking.Grace()
+
         def evaluate(look):
             migration = look.migration
             if look.server_gone:
@@ -290,9 +292,12 @@ class Migrate(action_base.BaseAction):
                     return tracking.Outcome(
                         True, 'live migrated from %s to %s (migration %s)'
                         % (source, server.host, migration.id), look)
-                return tracking.Outcome(
-                    False, 'live migration from %s ended but %s'
-                    % (source, tracker.describe(look)), look)
+                # Nova updates the record and the server in separate steps.
+                if odd.expired(look.at):
+                    return tracking.Outcome(
+                        False, 'live migration from %s ended but %s'
+                        % (source, tracker.describe(look)), look)
+                return None
             if migration.status in tracking.FAILED and look.settled:
                 return tracking.Outcome(
                     False, 'live migration from %s to %s failed: %s'
@@ -496,6 +501,7 @@ class Migrate(action_base.BaseAction):
 
     def _confirm(self, tracker, source, original_status):
         request = tracker.request
+        odd = tracking.Grace()
 
         def evaluate(look):
             migration = look.migration
@@ -514,9 +520,13 @@ class Migrate(action_base.BaseAction):
                         '(migration %s), %s as before'
                         % (source, server.host, migration.id,
                            server.status), look)
-                return tracking.Outcome(
-                    False, 'cold migration confirmed but %s (was %s)'
-                    % (tracker.describe(look), original_status), look)
+                # Nova marks the record confirmed before the server leaves
+                # VERIFY_RESIZE.
+                if odd.expired(look.at):
+                    return tracking.Outcome(
+                        False, 'cold migration confirmed but %s (was %s)'
+                        % (tracker.describe(look), original_status), look)
+                return None
             if migration.status in tracking.FAILED or \
                     server.status == 'ERROR':
                 return tracking.Outcome(
@@ -658,8 +668,10 @@ class Migrate(action_base.BaseAction):
                 and server.host == (self._source or request.source_node))
 
     def revert(self):
-        """Move the server back to the source, only if it is on the
-        destination; otherwise do nothing."""
+        """Move the server back to the source.
+
+        Only if it is on the destination; otherwise do nothing.
+        """
         request = self.request
         server = self.gateway.get_server(request.server_id)
         if server is None:

@@ -88,8 +88,10 @@ def resource_name(value):
 
 
 def nullable(validator):
-    """Accept None, else apply validator (keeping its message, which
-    voluptuous' Any would replace by a generic one)."""
+    """Accept None, else apply validator.
+
+    Unlike voluptuous' Any, this keeps the validator's own message.
+    """
     def validate(value):
         return None if value is None else validator(value)
     return validate

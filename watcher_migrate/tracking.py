@@ -63,6 +63,27 @@ RESOLVE_WINDOW = 5.0
 # A started move whose migration record never appears is given up after
 # this long with the server idle (conductor dropped it before creating it).
 NO_RECORD_GRACE = 30.0
+# How long a migration record and its server may disagree before the
+# disagreement is taken as Nova's final word.
+RECORDS_AGREE_GRACE = 10.0
+
+
+class Grace(object):
+    """Time given to Nova to make its records agree with each other.
+
+    Nova updates a migration record and its server in separate steps, so a
+    look can catch one updated and not the other; only a disagreement that
+    lasts ``seconds`` is a real answer.
+    """
+
+    def __init__(self, seconds=RECORDS_AGREE_GRACE):
+        self.seconds = seconds
+        self._since = None
+
+    def expired(self, now):
+        if self._since is None:
+            self._since = now
+        return now - self._since >= self.seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,8 +312,8 @@ class MigrationTracker(object):
         """Nova's own words on the state of the move, for messages."""
         parts = []
         if look.migration is not None:
-            parts.append('migration %s is %r' % (look.migration.id,
-                                                  look.migration.status))
+            parts.append('migration %s is %r'
+                         % (look.migration.id, look.migration.status))
         if look.server_gone:
             parts.append('the server no longer exists')
         elif look.server is not None:
