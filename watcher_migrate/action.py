@@ -279,6 +279,8 @@ class Migrate(action_base.BaseAction):
                     False, 'the server was deleted during its live migration'
                     ' from %s' % source, look)
             server = look.server
+            if server is None:
+                return None
             if migration is None:
                 if look.settled and server.host == source and \
                         look.at - started_at > tracking.NO_RECORD_GRACE:
@@ -437,6 +439,8 @@ class Migrate(action_base.BaseAction):
                     False, 'the server was deleted during its cold migration'
                     ' from %s' % source, look)
             server = look.server
+            if server is None:
+                return None
             if migration is None:
                 if look.settled and server.host == source and \
                         look.at - started_at > tracking.NO_RECORD_GRACE:
@@ -512,6 +516,8 @@ class Migrate(action_base.BaseAction):
             if not look.settled:
                 return None
             server = look.server
+            if migration is None:
+                return None
             if migration.status == tracking.CONFIRMED:
                 if server.status == original_status and \
                         tracker.on_destination(server, source):
@@ -650,7 +656,7 @@ class Migrate(action_base.BaseAction):
         tracker = self._tracker
         if tracker is not None:
             tracker.cancel = None
-            look = tracker.look()
+            look = tracker.look(with_server=True)
             migration = look.migration
             if migration is not None and request.live and \
                     migration.status in tracking.LIVE_IN_PROGRESS:
@@ -691,8 +697,9 @@ class Migrate(action_base.BaseAction):
             return False
         if server.status == tracking.VERIFY_RESIZE and \
                 self._tracker is not None:
-            return not self._revert(self._tracker).ok and \
-                self.gateway.get_server(request.server_id).host == source
+            self._revert(self._tracker)
+            server = self.gateway.get_server(request.server_id)
+            return server is not None and server.host == source
         back = Migrate(self.config, osc=self._osc)
         back._settings = self._settings
         back._gateway = self.gateway
@@ -717,7 +724,7 @@ class Migrate(action_base.BaseAction):
             return
         request = self.request
         tracker.cancel = None
-        look = tracker.look()
+        look = tracker.look(with_server=True)
         migration = look.migration
         in_progress = migration is not None and (
             migration.status in tracking.LIVE_IN_PROGRESS if request.live

@@ -34,6 +34,8 @@ LOG = log.getLogger(__name__)
 LIVE_IN_PROGRESS = frozenset(
     ['accepted', 'queued', 'preparing', 'running', 'post-migrating'])
 LIVE_ABORTABLE = frozenset(['queued', 'preparing', 'running'])
+# Statuses in which GET /servers/{id}/migrations/{id} answers (2.23+).
+LIVE_RUNNING_READABLE = frozenset(['queued', 'preparing', 'running'])
 COLD_IN_PROGRESS = frozenset(
     ['accepted', 'pre-migrating', 'migrating', 'post-migrating'])
 FAILED = frozenset(['error', 'failed', 'cancelled', 'done-with-error'])
@@ -66,6 +68,9 @@ NO_RECORD_GRACE = 30.0
 # How long a migration record and its server may disagree before the
 # disagreement is taken as Nova's final word.
 RECORDS_AGREE_GRACE = 10.0
+# While a migration is in progress the server is read at least every this
+# many poll_interval_max (10 s by default), to notice it deleted or ERROR.
+SERVER_CHECK_POLLS = 2
 
 
 class Grace(object):
@@ -138,8 +143,16 @@ class MigrationTracker(object):
         self.migration_id = None
         self._record_type = (LIVE_RECORD_TYPE if request.live
                              else COLD_RECORD_TYPE)
+        self._in_progress = (LIVE_IN_PROGRESS if request.live
+                             else COLD_IN_PROGRESS)
+        self._last_status = None
+        self._server_check_interval = (SERVER_CHECK_POLLS
+                                       * settings.poll_interval_max)
+        self._server_read_at = clock()
         self._progress_at = 0.0
         self._queued_since = None
+        self._progress_history = []
+        self._started_at = clock()
 
     # -- which migration is ours ------------------------------------------
 
@@ -162,22 +175,44 @@ class MigrationTracker(object):
                 return migration
         return None
 
-    def look(self, with_server=True):
-        migration = self._ours(
-            self.gateway.list_migrations(self.request.server_id))
+    def look(self, with_server=None):
+        """Read our migration and, when it matters, the server.
+
+        A running live migration is read through the server's migrations
+        API, which also gives its progress figures; anything else through
+        /os-migrations. The server is read when the migration is not in
+        progress (its status then decides the answer) or at least every
+        SERVER_CHECK_POLLS * poll_interval_max seconds (to notice a deleted
+        or failed server), unless ``with_server`` forces the choice.
+        """
+        migration = None
+        if self._last_status in LIVE_RUNNING_READABLE and self.request.live:
+            migration = self.gateway.get_live_migration(
+                self.request.server_id, self.migration_id)
+        if migration is None:
+            migration = self._ours(
+                self.gateway.list_migrations(self.request.server_id))
+        self._last_status = migration.status if migration else None
+        now = self.clock()
+        if with_server is None:
+            with_server = (migration is None
+                           or migration.status not in self._in_progress
+                           or now - self._server_read_at
+                           >= self._server_check_interval)
         server = None
         gone = False
         if with_server:
             server = self.gateway.get_server(self.request.server_id)
             gone = server is None
+            self._server_read_at = now
         return Look(migration=migration, server=server, server_gone=gone,
-                    at=self.clock())
+                    at=now)
 
     # -- starting a move --------------------------------------------------
 
     def _started(self, source):
         """Whether a move of ours is visibly under way or done."""
-        look = self.look()
+        look = self.look(with_server=True)
         if look.migration is not None:
             return True
         if look.server is None:
@@ -193,7 +228,8 @@ class MigrationTracker(object):
         A 409 (server busy) is retried with backoff, after checking that
         the busy task is not our own earlier request.
         """
-        deadline = self.clock() + self.settings.api_retry_timeout
+        self._started_at = self.clock()
+        deadline = self._started_at + self.settings.api_retry_timeout
         schedule = waiting.PollSchedule(0.5, 5.0)
         while True:
             try:
@@ -257,9 +293,7 @@ class MigrationTracker(object):
         return self._predict_end(migration)
 
     def _predict_end(self, migration):
-        history = getattr(self, '_progress_history', None)
-        if history is None:
-            history = self._progress_history = []
+        history = self._progress_history
         remaining = migration.memory_remaining_bytes
         if remaining is None:
             return None
@@ -290,17 +324,14 @@ class MigrationTracker(object):
             return
         self._progress_at = now
         details = ''
-        if migration is not None and migration.status == 'running' and \
-                self.request.live:
-            live = self.gateway.get_live_migration(
-                self.request.server_id, migration.id)
-            if live is not None and live.memory_total_bytes:
-                done = live.memory_processed_bytes or 0
-                details = ', memory %d%% (%d of %d MiB copied)' % (
-                    100 * done // live.memory_total_bytes, done >> 20,
-                    live.memory_total_bytes >> 20)
+        if migration is not None and migration.memory_total_bytes:
+            done = migration.memory_processed_bytes or 0
+            details = ', memory %d%% (%d of %d MiB copied)' % (
+                100 * done // migration.memory_total_bytes, done >> 20,
+                migration.memory_total_bytes >> 20)
         elif look.server is not None and look.server.progress:
             details = ', %s%%' % look.server.progress
+        details += ', %.0f s elapsed' % (now - self._started_at)
         LOG.info('Server %s: %s migration %s is %s%s',
                  self.request.label, self.request.migration_type,
                  migration.id if migration else '(not yet recorded)',
