@@ -1,0 +1,156 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Boot the real Nova (API, conductor, scheduler, computes, Placement).
+
+The wiring is Nova's own functional-test base class
+(``ProviderUsageBaseTestCase``); this module only adjusts it for a
+long-lived process serving several concurrent HTTP clients. Import it
+only after the concurrency mode has been chosen (see server.py): importing
+nova applies (or forbids) eventlet monkey patching.
+"""
+
+import contextlib
+import logging
+import sys
+import types
+
+import fixtures
+import futurist
+from nova.tests import fixtures as nova_fixtures
+from nova.tests.functional import integrated_helpers
+from nova import utils as nova_utils
+
+from watcher_migrate.embedded_nova import fake_driver
+
+LOG = logging.getLogger(__name__)
+
+# m1.tiny from nova's DefaultFlavorsFixture.
+FLAVOR_ID = '1'
+
+
+class _OneCellDatabases(nova_fixtures.CellDatabases):
+    """CellDatabases without the global cell switching.
+
+    The original flips a process-wide "current cell" under a reader/writer
+    lock, which deadlocks under native threads with several concurrent API
+    clients. With one cell every targeted context carries its own
+    connection and untargeted code belongs to the default cell.
+    """
+
+    @contextlib.contextmanager
+    def _wrap_target_cell(self, context, cell_mapping):
+        with self._real_target_cell(context, cell_mapping) as cctxt:
+            yield cctxt
+
+    def _wrap_get_context_manager(self, context):
+        connection = getattr(context, 'db_connection', None)
+        return connection or self._default_ctxt_mgr
+
+
+class _ProcessLogging(fixtures.Fixture):
+    """Plain logging to stderr instead of nova's in-memory capture.
+
+    Nova's StandardLogging keeps every record in memory and formats all
+    DEBUG records: fine for a test, not for a long-lived process.
+    """
+
+    level = logging.INFO
+
+    def _setUp(self):
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(levelname)s [%(name)s] %(message)s'))
+        root.addHandler(handler)
+        root.setLevel(self.level)
+        for noisy in ('migrate.versioning.api', 'alembic',
+                      'oslo_db.sqlalchemy', 'stevedore'):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        # nova.test reads self.stdlog.logger.output in a few helpers.
+        self.logger = types.SimpleNamespace(output='')
+
+
+class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
+    """Nova's functional wiring, kept up instead of run as a test."""
+
+    compute_driver = fake_driver.COMPUTE_DRIVER
+
+    def __init__(self, api_paste_config):
+        super().__init__('keep_running')
+        self._api_paste_config = api_paste_config
+
+    def keep_running(self):
+        """Placeholder test method; testtools needs one to instantiate."""
+
+    def setUp(self):
+        # Must be set before OSAPIFixture loads the paste pipeline.
+        self.flags(api_paste_config=self._api_paste_config, group='wsgi')
+        super().setUp()
+        # The functional base polls idle executor threads every 10 ms,
+        # which burns CPU in a process that lives for hours.
+        futurist._thread.ThreadWorker.MAX_IDLE_FOR = 1
+        # Default quotas (10 instances) are far too small for benchmarks.
+        self.flags(instances=-1, cores=-1, ram=-1, group='quota')
+        # The test default 'error' turns nova's own schema slips into
+        # HTTP 500 (e.g. disk_*_bytes == 0 on a running migration, which
+        # libvirt reports for shared storage). 'ignore' rather than the
+        # production 'warn': validating every response costs ~10% CPU.
+        self.flags(response_validation='ignore', group='api')
+
+    @property
+    def image_id(self):
+        return self.glance.image1['id']
+
+    def wsgi_app(self):
+        """The osapi_compute paste app (keystone stubbed by the fixture)."""
+        return self.api_fixture.app()
+
+    def reset_notifications(self):
+        # The notification fixture keeps every notification in memory.
+        self.notifier.reset()
+
+
+def register_driver():
+    """Make the fake driver loadable as ``nova.virt.watcher_migrate_fake``.
+
+    nova-compute loads ``nova.virt.<CONF.compute_driver>``.
+    """
+    sys.modules.setdefault(fake_driver.NOVA_MODULE_NAME, fake_driver)
+
+
+def boot(hosts, api_paste_config, log_level=logging.INFO):
+    """Start Nova with one compute service per host; return the case."""
+    register_driver()
+    _ProcessLogging.level = log_level
+    nova_fixtures.StandardLogging = _ProcessLogging
+    if nova_utils.concurrency_mode_threading():
+        nova_fixtures.CellDatabases = _OneCellDatabases
+    case = EmbeddedNovaCase(api_paste_config)
+    try:
+        case.setUp()
+        for host in hosts:
+            case._start_compute(host)
+    except BaseException:
+        shutdown(case)
+        raise
+    return case
+
+
+def shutdown(case):
+    """Run the fixtures' cleanups; errors are logged, not raised."""
+    try:
+        case.doCleanups()
+    except Exception:
+        LOG.exception('Error while stopping Nova')
