@@ -1,0 +1,327 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The nova_migrate action against the real Nova (fake virt driver).
+
+One behaviour per test, each on its own server, through the action's real
+Nova client over HTTP with a negotiated microversion."""
+
+import re
+import threading
+import time
+import types
+import uuid
+
+import pytest
+
+from watcher_migrate import action
+from watcher_migrate import exceptions
+
+IN_PROGRESS = {'accepted', 'queued', 'preparing', 'running',
+               'post-migrating', 'pre-migrating', 'migrating', 'finished',
+               'confirming', 'reverting'}
+
+
+def config(cloud, **overrides):
+    """Fast polling plus the keystoneauth options of the embedded cloud."""
+    values = {
+        'poll_interval_min': 0.1, 'poll_interval_max': 1.0,
+        'settle_timeout': 60, 'api_retry_timeout': 20,
+        'auth_type': 'password', 'auth_url': cloud.auth_url,
+        'username': cloud.username, 'password': cloud.password,
+        'project_name': cloud.project_name,
+        'user_domain_name': cloud.user_domain_name,
+        'project_domain_name': cloud.project_domain_name,
+    }
+    values.update(overrides)
+    return values
+
+
+def migrate_action(cloud, server, source, destination, kind='live',
+                   osc=None, **options):
+    migrate = action.Migrate(config(cloud, **options), osc=osc)
+    migrate.input_parameters = {
+        'resource_id': server, 'migration_type': kind,
+        'source_node': source, 'destination_node': destination}
+    migrate.validate_parameters()
+    return migrate
+
+
+def run(migrate):
+    """Run the three phases the way Watcher's engine does."""
+    migrate.pre_condition()
+    try:
+        return migrate.execute()
+    finally:
+        migrate.post_condition()
+
+
+def placement(cloud, server):
+    info = cloud.server(server)
+    return (info['OS-EXT-SRV-ATTR:host'], info['status'],
+            info.get('OS-EXT-STS:task_state'))
+
+
+def wait_for_migration_status(cloud, server, status, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        migrations = cloud.migrations(server)
+        if migrations and migrations[0]['status'] == status:
+            return
+        time.sleep(0.1)
+    raise AssertionError('migration of %s never reached %s'
+                         % (server, status))
+
+
+def nothing_in_progress(cloud, server):
+    return not [m for m in cloud.migrations(server)
+                if m['status'] in IN_PROGRESS]
+
+
+# -- successful moves --------------------------------------------------------
+
+def test_live_migration_moves_the_server_to_the_destination(cloud):
+    server = cloud.create_server('host1')
+    assert run(migrate_action(cloud, server, 'host1', 'host2')) is True
+    assert placement(cloud, server) == ('host2', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'completed'
+
+
+def test_live_migration_with_watchers_session_uses_one_token(cloud):
+    server = cloud.create_server('host1')
+    osc = types.SimpleNamespace(session=cloud.keystone_session())
+    migrate = migrate_action(cloud, server, 'host1', 'host2', osc=osc)
+    assert run(migrate) is True
+    assert placement(cloud, server)[0] == 'host2'
+
+
+def test_live_migration_of_a_paused_server_keeps_it_paused(cloud):
+    server = cloud.create_server('host1', paused=True)
+    assert run(migrate_action(cloud, server, 'host1', 'host3')) is True
+    assert placement(cloud, server) == ('host3', 'PAUSED', None)
+
+
+def test_cold_migration_of_an_active_server_is_confirmed(cloud):
+    server = cloud.create_server('host1')
+    assert run(migrate_action(cloud, server, 'host1', 'host3',
+                              kind='cold')) is True
+    assert placement(cloud, server) == ('host3', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'confirmed'
+
+
+def test_cold_migration_of_a_stopped_server_keeps_it_stopped(cloud):
+    server = cloud.create_server('host2', stopped=True)
+    assert run(migrate_action(cloud, server, 'host2', 'host4',
+                              kind='cold')) is True
+    assert placement(cloud, server) == ('host4', 'SHUTOFF', None)
+
+
+def test_cold_migration_without_auto_confirm_leaves_verify_resize(cloud):
+    server = cloud.create_server('host1')
+    migrate = migrate_action(cloud, server, 'host1', 'host2', kind='cold',
+                             auto_confirm=False)
+    assert run(migrate) is True
+    assert placement(cloud, server) == ('host2', 'VERIFY_RESIZE', None)
+    cloud.nova_client().servers.confirm_resize(server)
+    cloud.wait_for_server(server, 'ACTIVE', host='host2')
+
+
+@pytest.mark.parametrize('kind', ['live', 'cold'])
+def test_the_scheduler_chooses_when_no_destination_is_given(cloud, kind):
+    server = cloud.create_server('host1')
+    assert run(migrate_action(cloud, server, 'host1', None,
+                              kind=kind)) is True
+    host, status, task = placement(cloud, server)
+    assert host != 'host1' and status == 'ACTIVE' and task is None
+
+
+# -- pre_condition -----------------------------------------------------------
+
+def test_a_server_that_does_not_exist_is_skipped(cloud):
+    migrate = migrate_action(cloud, str(uuid.uuid4()), 'host1', 'host2')
+    with pytest.raises(exceptions.ActionSkipped, match='not found'):
+        migrate.pre_condition()
+    migrate.post_condition()
+
+
+def test_a_server_already_on_the_destination_is_skipped(cloud):
+    server = cloud.create_server('host2')
+    with pytest.raises(exceptions.ActionSkipped,
+                       match='already on destination host2'):
+        migrate_action(cloud, server, 'host1', 'host2').pre_condition()
+
+
+def test_a_server_on_neither_host_is_skipped_as_stale(cloud):
+    server = cloud.create_server('host3')
+    with pytest.raises(exceptions.ActionSkipped, match='stale'):
+        migrate_action(cloud, server, 'host1', 'host2').pre_condition()
+
+
+def test_a_disabled_destination_fails_with_the_reason(cloud):
+    server = cloud.create_server('host1')
+    cloud.disable_service('host4', 'hardware maintenance')
+    try:
+        with pytest.raises(exceptions.ActionFailed) as error:
+            migrate_action(cloud, server, 'host1', 'host4').pre_condition()
+    finally:
+        cloud.enable_service('host4')
+    assert 'disabled (hardware maintenance)' in str(error.value)
+    assert server in str(error.value)
+
+
+def test_a_forced_down_destination_fails_with_the_reason(cloud):
+    server = cloud.create_server('host1')
+    cloud.force_down('host4')
+    try:
+        with pytest.raises(exceptions.ActionFailed, match='forced down'):
+            migrate_action(cloud, server, 'host1', 'host4').pre_condition()
+    finally:
+        cloud.force_down('host4', down=False)
+
+
+def test_an_unknown_destination_fails_with_the_reason(cloud):
+    server = cloud.create_server('host1')
+    with pytest.raises(exceptions.ActionFailed,
+                       match='has no nova-compute service'):
+        migrate_action(cloud, server, 'host1', 'no-such-host').pre_condition()
+
+
+def test_live_migration_of_a_stopped_server_fails_naming_its_status(cloud):
+    server = cloud.create_server('host1', stopped=True)
+    with pytest.raises(exceptions.ActionFailed, match='status is SHUTOFF'):
+        migrate_action(cloud, server, 'host1', 'host2').pre_condition()
+
+
+def test_a_server_busy_migrating_fails_naming_the_task(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=60)
+    nova = cloud.nova_client()
+    nova.servers.live_migrate(server, 'host2', 'auto')
+    wait_for_migration_status(cloud, server, 'running')
+    try:
+        with pytest.raises(exceptions.ActionFailed, match='task migrating'):
+            migrate_action(cloud, server, 'host1', 'host3').pre_condition()
+    finally:
+        migration = cloud.migrations(server)[0]
+        nova.server_migrations.live_migration_abort(server, migration['id'])
+        cloud.wait_for_server(server, 'ACTIVE', host='host1')
+
+
+# -- failures and timeouts ---------------------------------------------------
+
+def test_a_live_migration_that_fails_in_nova_reports_why(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_fail='rollback')
+    with pytest.raises(exceptions.ActionFailed) as error:
+        run(migrate_action(cloud, server, 'host1', 'host2'))
+    assert re.search("migration [0-9]+ is '(error|failed)'", str(error.value))
+    assert 'host1' in str(error.value)
+    assert placement(cloud, server) == ('host1', 'ACTIVE', None)
+
+
+def test_a_cold_migration_that_fails_in_nova_reports_why(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, cold_fail=True)
+    with pytest.raises(exceptions.ActionFailed) as error:
+        run(migrate_action(cloud, server, 'host1', 'host2', kind='cold'))
+    assert "is 'error'" in str(error.value)
+    assert nothing_in_progress(cloud, server)
+
+
+def test_a_live_migration_timeout_aborts_and_leaves_nothing_running(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=60)
+    with pytest.raises(exceptions.ActionFailed) as error:
+        run(migrate_action(cloud, server, 'host1', 'host2', live_timeout=3))
+    assert 'did not finish within' in str(error.value)
+    assert 'aborted' in str(error.value)
+    assert placement(cloud, server) == ('host1', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'cancelled'
+    assert nothing_in_progress(cloud, server)
+
+
+def test_a_live_migration_timeout_can_force_completion(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=60)
+    cloud.reset_requests()
+    migrate = migrate_action(cloud, server, 'host1', 'host2', live_timeout=3,
+                             timeout_action='force_complete')
+    assert run(migrate) is True
+    assert placement(cloud, server) == ('host2', 'ACTIVE', None)
+    assert [r for r in cloud.write_requests()
+            if '/migrations/' in r['path'] and r['path'].endswith('/action')]
+
+
+# -- abort, revert -----------------------------------------------------------
+
+def test_abort_from_another_thread_keeps_the_server_on_the_source(cloud):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=60)
+    migrate = migrate_action(cloud, server, 'host1', 'host2')
+    outcome = {}
+
+    def execute():
+        try:
+            outcome['result'] = migrate.execute()
+        except exceptions.ActionFailed as e:
+            outcome['error'] = str(e)
+
+    worker = threading.Thread(target=execute)
+    worker.start()
+    wait_for_migration_status(cloud, server, 'running')
+    assert migrate.abort() is True
+    worker.join(60)
+    assert 'aborted' in outcome['error']
+    assert placement(cloud, server) == ('host1', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'cancelled'
+
+
+def test_revert_moves_the_server_back_to_the_source(cloud):
+    server = cloud.create_server('host1')
+    migrate = migrate_action(cloud, server, 'host1', 'host2')
+    assert run(migrate) is True
+    migrate.revert()
+    assert placement(cloud, server) == ('host1', 'ACTIVE', None)
+
+
+def test_revert_does_nothing_when_the_server_never_left(cloud):
+    server = cloud.create_server('host1')
+    cloud.reset_requests()
+    migrate_action(cloud, server, 'host1', 'host2').revert()
+    assert cloud.write_requests() == []
+    assert placement(cloud, server)[0] == 'host1'
+
+
+# -- bad input ---------------------------------------------------------------
+
+@pytest.mark.parametrize('bad', [
+    {'source_node': ''},
+    {'destination_node': 'host1'},
+    {'migration_type': 'warm'},
+    {'resource_id': 'not-a-uuid'},
+    {'unexpected': 'x'},
+])
+def test_invalid_input_makes_no_write_call_to_nova(cloud, bad):
+    server = cloud.create_server('host1')
+    migrate = action.Migrate(config(cloud))
+    migrate.input_parameters = dict(
+        {'resource_id': server, 'migration_type': 'live',
+         'source_node': 'host1', 'destination_node': 'host2'}, **bad)
+    cloud.reset_requests()
+    for phase in (migrate.validate_parameters, migrate.pre_condition,
+                  migrate.execute):
+        with pytest.raises(exceptions.InvalidParameters) as error:
+            phase()
+        assert repr(next(iter(bad))) in str(error.value)
+    migrate.post_condition()
+    assert cloud.write_requests() == []
+    assert placement(cloud, server)[0] == 'host1'
