@@ -122,6 +122,15 @@ class Migrate(action_base.BaseAction):
     def destination_node(self):
         return self.request.destination_node
 
+    @property
+    def progress(self):
+        """Where the migration stands (``tracking.Progress``).
+
+        None before execute started it. Safe to read from another thread.
+        """
+        tracker = self._tracker
+        return tracker.latest if tracker is not None else None
+
     # -- collaborators, built on first use --------------------------------
 
     @property

@@ -115,6 +115,17 @@ class Look:
 
 
 @dataclasses.dataclass(frozen=True)
+class Progress:
+    """Where a migration stands, for logs and progress displays."""
+
+    phase: str
+    percent: int = None
+    memory_processed_bytes: int = 0
+    memory_total_bytes: int = 0
+    elapsed: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
 class Outcome:
     """The final answer of a wait: success or not, and why."""
 
@@ -153,6 +164,7 @@ class MigrationTracker(object):
         self._queued_since = None
         self._progress_history = []
         self._started_at = clock()
+        self.latest = Progress(phase='not started')
 
     # -- which migration is ours ------------------------------------------
 
@@ -320,22 +332,38 @@ class MigrationTracker(object):
                      self.request.label, migration and migration.id,
                      now - self._queued_since)
             self._queued_since = None
+        self.latest = self._progress_of(look, now)
         if now - self._progress_at < self.settings.progress_interval:
             return
         self._progress_at = now
+        progress = self.latest
         details = ''
-        if migration is not None and migration.memory_total_bytes:
-            done = migration.memory_processed_bytes or 0
+        if progress.memory_total_bytes:
             details = ', memory %d%% (%d of %d MiB copied)' % (
-                100 * done // migration.memory_total_bytes, done >> 20,
-                migration.memory_total_bytes >> 20)
-        elif look.server is not None and look.server.progress:
-            details = ', %s%%' % look.server.progress
-        details += ', %.0f s elapsed' % (now - self._started_at)
+                progress.percent, progress.memory_processed_bytes >> 20,
+                progress.memory_total_bytes >> 20)
+        elif progress.percent is not None:
+            details = ', %s%%' % progress.percent
+        details += ', %.0f s elapsed' % progress.elapsed
         LOG.info('Server %s: %s migration %s is %s%s',
                  self.request.label, self.request.migration_type,
                  migration.id if migration else '(not yet recorded)',
-                 look.status or 'starting', details)
+                 progress.phase, details)
+
+    def _progress_of(self, look, now):
+        migration = look.migration
+        total = migration.memory_total_bytes if migration else None
+        processed = (migration.memory_processed_bytes or 0) if total else 0
+        if total:
+            percent = 100 * processed // total
+        elif look.server is not None and look.server.progress:
+            percent = look.server.progress
+        else:
+            percent = None
+        return Progress(phase=look.status or 'starting', percent=percent,
+                        memory_processed_bytes=processed,
+                        memory_total_bytes=total or 0,
+                        elapsed=now - self._started_at)
 
     # -- verdicts ---------------------------------------------------------
 

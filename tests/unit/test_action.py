@@ -303,3 +303,11 @@ def test_post_condition_detects_a_server_moved_away_after_success(nova):
     nova.server['host'] = 'compute-3'
     with pytest.raises(exceptions.ActionFailed, match='reported migrated'):
         migrate.post_condition()
+
+
+def test_progress_is_none_before_execute_and_final_after(nova):
+    migrate = make(nova)
+    assert migrate.progress is None
+    migrate.execute()
+    assert migrate.progress.phase == 'completed'
+    assert migrate.progress.elapsed > 0
