@@ -28,6 +28,7 @@ What it does beyond Watcher's built-in ``migrate``:
 """
 
 import threading
+import time
 
 from oslo_log import log
 
@@ -41,6 +42,9 @@ from watcher_migrate import tracking
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
+
+# Seconds during which execute trusts what pre_condition just checked.
+PRE_CONDITION_REUSE = 5.0
 
 
 class Migrate(action_base.BaseAction):
@@ -77,6 +81,7 @@ class Migrate(action_base.BaseAction):
         self._source = None
         self._succeeded = False
         self._abort_result = None
+        self._checked = None
 
     # -- the BaseAction interface -----------------------------------------
 
@@ -153,6 +158,7 @@ class Migrate(action_base.BaseAction):
         request = self.request
         server = self.gateway.get_server(request.server_id)
         self.check_movable(request, server)
+        self._checked = (time.monotonic(), server)
 
     def check_movable(self, request, server):
         """Raise ActionSkipped or ActionFailed unless the move can start."""
@@ -233,15 +239,17 @@ class Migrate(action_base.BaseAction):
                 self._execute_done.set()
 
     def _execute(self, request):
-        server = self.gateway.get_server(request.server_id)
-        if server is not None and request.destination_node and \
-                server.host == request.destination_node and \
-                server.task_state is None:
-            LOG.info('Server %s is already on %s: nothing to do',
-                     request.label, request.destination_node)
-            self._succeeded = True
-            return True
-        self.check_movable(request, server)
+        server = self._recently_checked()
+        if server is None:
+            server = self.gateway.get_server(request.server_id)
+            if server is not None and request.destination_node and \
+                    server.host == request.destination_node and \
+                    server.task_state is None:
+                LOG.info('Server %s is already on %s: nothing to do',
+                         request.label, request.destination_node)
+                self._succeeded = True
+                return True
+            self.check_movable(request, server)
         self._source = server.host
         tracker = tracking.MigrationTracker(
             self.gateway, request, self.settings, cancel=self._cancel)
@@ -266,6 +274,21 @@ class Migrate(action_base.BaseAction):
         LOG.info('Server %s: %s', request.label, outcome.reason)
         self._succeeded = True
         return True
+
+    def _recently_checked(self):
+        """The server as pre_condition found it, if that was just now.
+
+        The applier runs execute right after pre_condition: checking the
+        same things again would only cost Nova requests. Nova itself still
+        refuses a move the state no longer allows (e.g. 409 when busy).
+        """
+        if self._checked is None:
+            return None
+        checked_at, server = self._checked
+        self._checked = None
+        if time.monotonic() - checked_at > PRE_CONDITION_REUSE:
+            return None
+        return server
 
     def _timeout(self, server):
         request = self.request

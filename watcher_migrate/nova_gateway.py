@@ -26,6 +26,7 @@ did not act on (connection refused, 409 Conflict) is retried.
 
 import dataclasses
 import threading
+import time
 
 from keystoneauth1 import exceptions as ks_exceptions
 from novaclient import api_versions
@@ -213,6 +214,37 @@ def is_transient(error):
     return isinstance(error, ValueError)
 
 
+class _VersionCache(object):
+    """Negotiated microversions per compute endpoint, for the process.
+
+    Every action of a plan talks to the same Nova: negotiating once per
+    endpoint (again after an hour, in case Nova was upgraded) saves each
+    action the version request.
+    """
+
+    TTL = 3600.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._versions = {}
+
+    def get(self, endpoint):
+        with self._lock:
+            version, expires = self._versions.get(endpoint, (None, 0.0))
+            return version if time.monotonic() < expires else None
+
+    def put(self, endpoint, version):
+        with self._lock:
+            self._versions[endpoint] = (version, time.monotonic() + self.TTL)
+
+    def clear(self):
+        with self._lock:
+            self._versions.clear()
+
+
+_VERSIONS = _VersionCache()
+
+
 class NovaGateway(object):
     """The Nova API as the action uses it.
 
@@ -252,9 +284,14 @@ class NovaGateway(object):
 
     def _negotiate(self):
         probe = self._new_client('2.1')
-        version = self._read(
-            'discover the compute API version', api_versions.discover_version,
-            probe, api_versions.APIVersion('2.latest'))
+        endpoint = probe.client.get_endpoint()
+        version = _VERSIONS.get(endpoint)
+        if version is None:
+            version = self._read(
+                'discover the compute API version',
+                api_versions.discover_version, probe,
+                api_versions.APIVersion('2.latest'))
+            _VERSIONS.put(endpoint, version)
         if version < MIN_MICROVERSION:
             raise exceptions.NovaTooOld(
                 'The compute API offers microversion %s at most; '

@@ -285,11 +285,13 @@ class MigrationTracker(object):
         The migration list is read at every poll; the server as well,
         since statuses of both decide every answer.
         """
+        # Only the start of the copy resets the backoff: the phases before
+        # it (accepted, queued, preparing) follow each other within
+        # seconds and decide nothing, and once it runs the progress
+        # figures say when to look.
         schedule = waiting.PollSchedule(
             self.settings.poll_interval_min, self.settings.poll_interval_max,
-            phase=lambda look: (look.status, look.server and (
-                look.server.status, look.server.task_state)),
-            eta=self._eta)
+            phase=lambda look: look.status == 'running', eta=self._eta)
         return waiting.wait_for(
             self.look, evaluate, schedule,
             deadline=self.clock() + timeout, cancel=self.cancel,

@@ -23,6 +23,13 @@ end is predicted to be near.
 
 import time
 
+# Fraction of a predicted remaining time kept in hand for the prediction's
+# error: the next poll comes that much before the predicted end.
+ETA_MARGIN = 0.1
+# However confident the prediction, a failure must not go unseen for long:
+# sleep at most this many times the cap on its strength.
+ETA_MAX_CAPS = 6
+
 
 class WaitTimeout(Exception):
     """The deadline passed without a verdict; ``last`` is the last look."""
@@ -52,7 +59,8 @@ class PollSchedule(object):
     :param phase: ``f(observation)`` -> a value whose change resets the
         interval to the floor (e.g. the migration status)
     :param eta: ``f(observation)`` -> predicted seconds until the end, or
-        None; the next poll is then made no later than that
+        None; when known, the next poll comes shortly before that end,
+        even beyond the cap
     """
 
     def __init__(self, floor, cap, factor=1.6, phase=None, eta=None):
@@ -71,11 +79,14 @@ class PollSchedule(object):
         else:
             self._interval = min(self.cap, self._interval * self.factor)
         self._last_phase = phase
-        delay = self._interval
         eta = self._eta(observation) if self._eta else None
-        if eta is not None and eta < delay:
-            delay = max(self.floor, eta)
-        return delay
+        if eta is None:
+            return self._interval
+        # A predicted end is worth more than the backoff: sleep through
+        # most of the remaining time, then look again to refine it, so a
+        # long migration costs a few polls and its end is seen at once.
+        delay = eta - max(self.floor, ETA_MARGIN * eta)
+        return min(max(self.floor, delay), ETA_MAX_CAPS * self.cap)
 
 
 def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,

@@ -49,6 +49,7 @@ class FakeNova(object):
         self.migrations = []
         self.writes = []
         self.reads = 0
+        self.server_reads = 0
         self.live_end = 'completed'   # or 'error', 'stuck'
         self.cold_end = 'finished'    # or 'error', 'stuck'
         self.confirm_end = 'confirmed'
@@ -66,6 +67,7 @@ class FakeNova(object):
     def get_server(self, server_id):
         with self.lock:
             self.reads += 1
+            self.server_reads += 1
             if not self.server_exists:
                 return None
             return nova_gateway.ServerView(**self.server)

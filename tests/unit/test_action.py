@@ -143,6 +143,28 @@ def test_scheduler_chosen_destination_skips_the_service_check(nova):
     make(nova, destination_node=None).pre_condition()
 
 
+# -- execute: reads -----------------------------------------------------------
+
+def test_execute_trusts_a_pre_condition_run_just_before(nova):
+    migrate = make(nova)
+    migrate.pre_condition()
+    reads = nova.server_reads
+    nova.live_steps = []
+    migrate.execute()
+    # Only the final look at the server, none to re-check it.
+    assert nova.server_reads == reads + 1
+
+
+def test_execute_checks_again_after_a_stale_pre_condition(nova, monkeypatch):
+    monkeypatch.setattr(action, 'PRE_CONDITION_REUSE', 0.0)
+    migrate = make(nova)
+    migrate.pre_condition()
+    nova.server['status'] = 'SHUTOFF'
+    with pytest.raises(exceptions.ActionFailed, match='SHUTOFF'):
+        migrate.execute()
+    assert nova.writes == []
+
+
 # -- execute: live -----------------------------------------------------------
 
 def test_live_migration_succeeds_once_the_server_is_on_the_destination(

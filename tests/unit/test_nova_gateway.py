@@ -46,6 +46,7 @@ def server_doc(host='compute-1', status='ACTIVE', task_state=None):
 
 @pytest.fixture
 def nova():
+    nova_gateway._VERSIONS.clear()
     with requests_mock.Mocker() as mocker:
         mocker.get(ENDPOINT, json=version_doc('2.96'))
         yield mocker
@@ -75,6 +76,15 @@ def test_negotiates_the_highest_microversion_both_sides_support(nova):
     assert gw.api_version.get_string() == '2.96'
     assert nova.last_request.headers['X-OpenStack-Nova-API-Version'] == \
         '2.96'
+
+
+def test_the_version_is_negotiated_once_per_endpoint(nova):
+    nova.get(SERVER_URL, json=server_doc())
+    gateway().get_server(SERVER)
+    gateway().get_server(SERVER)
+    version_requests = [r for r in nova.request_history
+                        if r.url.rstrip('/') == ENDPOINT]
+    assert len(version_requests) == 1
 
 
 def test_refuses_a_nova_older_than_2_56(nova):
