@@ -117,6 +117,9 @@ def _keystoneauth_opts():
     # Copies: keystoneauth returns shared objects; ours get our default.
     opts = [copy.deepcopy(o) for o in opts]
     for opt in opts:
+        # Needed only without Watcher's session: a required auth_url would
+        # make every reload of watcher.conf fail in the applier.
+        opt.required = False
         if opt.dest == 'auth_type':
             opt.default = DEFAULT_AUTH_TYPE
         elif opt.dest == 'timeout':
