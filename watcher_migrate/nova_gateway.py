@@ -283,13 +283,15 @@ class NovaGateway(object):
         return client
 
     def _negotiate(self):
-        probe = self._new_client('2.1')
-        endpoint = probe.client.get_endpoint()
+        endpoint = self._read(
+            'find the compute endpoint', self._session.get_endpoint,
+            service_type=_SERVICE_TYPE, interface=self._settings.interface,
+            region_name=self._settings.region_name)
         version = _VERSIONS.get(endpoint)
         if version is None:
             version = self._read(
                 'discover the compute API version',
-                api_versions.discover_version, probe,
+                api_versions.discover_version, self._new_client('2.1'),
                 api_versions.APIVersion('2.latest'))
             _VERSIONS.put(endpoint, version)
         if version < MIN_MICROVERSION:

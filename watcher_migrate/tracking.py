@@ -102,6 +102,8 @@ class Look:
     server: nova_gateway.ServerView = None
     server_gone: bool = False
     at: float = 0.0
+    # Nova's API could not be read (past the retry budget): nothing known.
+    unreachable: bool = False
 
     @property
     def status(self):
@@ -280,10 +282,11 @@ class MigrationTracker(object):
     # -- waiting ----------------------------------------------------------
 
     def wait(self, evaluate, timeout, what, on_poll=None):
-        """Poll our migration and the server until ``evaluate`` answers.
+        """Poll our migration (and the server) until ``evaluate`` answers.
 
-        The migration list is read at every poll; the server as well,
-        since statuses of both decide every answer.
+        An API outage longer than the retry budget does not end the wait:
+        the migration goes on in Nova, so it is followed until the
+        deadline, and ``evaluate`` sees ``unreachable`` looks meanwhile.
         """
         # Only the start of the copy resets the backoff: the phases before
         # it (accepted, queued, preparing) follow each other within
@@ -293,10 +296,19 @@ class MigrationTracker(object):
             self.settings.poll_interval_min, self.settings.poll_interval_max,
             phase=lambda look: look.status == 'running', eta=self._eta)
         return waiting.wait_for(
-            self.look, evaluate, schedule,
+            self._look_through_outages, evaluate, schedule,
             deadline=self.clock() + timeout, cancel=self.cancel,
             what=what, clock=self.clock,
             on_poll=on_poll or self.log_progress)
+
+    def _look_through_outages(self):
+        try:
+            return self.look()
+        except exceptions.NovaUnavailable as e:
+            LOG.warning('Server %s: %s; still following migration %s',
+                        self.request.label, e, self.migration_id)
+            self._last_status = None
+            return Look(at=self.clock(), unreachable=True)
 
     def _eta(self, look):
         """Seconds until a running live migration should end, if known."""

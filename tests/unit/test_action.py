@@ -223,6 +223,23 @@ def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
     assert len([w for w in nova.writes if w[0] == 'live_migrate']) == 2
 
 
+def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
+    migrate = make(nova)
+    original = nova.list_migrations
+    outage = {'polls': 3}
+
+    def failing_then_back(server_id):
+        if nova.migrations and outage['polls']:
+            outage['polls'] -= 1
+            raise exceptions.NovaUnavailable('compute API kept failing')
+        return original(server_id)
+
+    nova.list_migrations = failing_then_back
+    assert migrate.execute() is True
+    assert outage['polls'] == 0
+    assert nova.server['host'] == 'compute-2'
+
+
 def test_a_deleted_server_fails_the_migration(nova):
     nova.live_end = 'stuck'
     migrate = make(nova)
