@@ -82,6 +82,8 @@ class Migrate(action_base.BaseAction):
         self._succeeded = False
         self._abort_result = None
         self._checked = None
+        #: What a successful execute did, in words (for reports).
+        self.result_message = None
 
     # -- the BaseAction interface -----------------------------------------
 
@@ -247,6 +249,8 @@ class Migrate(action_base.BaseAction):
                     server.task_state is None:
                 LOG.info('Server %s is already on %s: nothing to do',
                          request.label, request.destination_node)
+                self.result_message = ('already on %s: nothing to do'
+                                       % request.destination_node)
                 self._succeeded = True
                 return True
             self.check_movable(request, server)
@@ -272,6 +276,7 @@ class Migrate(action_base.BaseAction):
             raise exceptions.ActionFailed(
                 'Server %s: %s' % (request.label, outcome.reason))
         LOG.info('Server %s: %s', request.label, outcome.reason)
+        self.result_message = outcome.reason
         self._succeeded = True
         return True
 

@@ -174,6 +174,13 @@ def test_live_migration_succeeds_once_the_server_is_on_the_destination(
     assert nova.writes == [('live_migrate', 'compute-2')]
 
 
+def test_a_successful_migration_says_what_it_did(nova):
+    migrate = make(nova)
+    migrate.execute()
+    assert migrate.result_message.startswith(
+        'live migrated from compute-1 to compute-2')
+
+
 def test_failed_live_migration_reports_novas_reason(nova):
     nova.live_end = 'error'
     with pytest.raises(exceptions.ActionFailed) as error:

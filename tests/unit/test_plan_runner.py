@@ -1,0 +1,375 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""check and the plan runner, with a scripted action instead of Migrate."""
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from watcher_migrate import exceptions
+from watcher_migrate import plan
+from watcher_migrate import plan_runner
+
+
+class FakeAction(object):
+    """Scripted stand-in for Migrate: resource_name says what it does.
+
+    ``ok``: succeeds; ``skip``: pre_condition skips; ``fail``:
+    pre_condition fails; ``crash``: execute raises ActionFailed; ``false``:
+    execute returns False; ``post``: post_condition fails; ``block``:
+    execute waits until abort() (which then reports the server on its
+    source). Every call is recorded in ``log`` as (name, phase).
+    """
+
+    log = []
+    lock = threading.Lock()
+
+    def __init__(self, config, osc=None):
+        self.config = config
+        self.osc = osc
+        self.input_parameters = {}
+        self.progress = None
+        self._aborted = threading.Event()
+        self.started = threading.Event()
+
+    @property
+    def name(self):
+        return self.input_parameters.get('resource_name', '')
+
+    @property
+    def script(self):
+        return self.name.split('-')[0]
+
+    def _note(self, phase):
+        with self.lock:
+            self.log.append((self.name, phase))
+
+    def validate_parameters(self):
+        self._note('validate')
+        if 'resource_id' not in self.input_parameters:
+            raise exceptions.InvalidParameters(
+                "Invalid input parameters: 'resource_id': required")
+        return True
+
+    def pre_condition(self):
+        self._note('pre')
+        if self.script == 'skip':
+            raise exceptions.ActionSkipped('%s: already there' % self.name)
+        if self.script == 'fail':
+            raise exceptions.ActionFailed('%s: host is down' % self.name)
+
+    def execute(self):
+        self._note('execute')
+        self.started.set()
+        if self.script == 'crash':
+            raise exceptions.ActionFailed('%s: Nova said no' % self.name)
+        if self.script == 'false':
+            return False
+        if self.script == 'block':
+            self._aborted.wait(10)
+            raise exceptions.ActionFailed('%s: migration aborted on request'
+                                          % self.name)
+        return True
+
+    def post_condition(self):
+        self._note('post')
+        if self.script == 'post':
+            raise exceptions.ActionFailed('%s: still migrating' % self.name)
+
+    def abort(self):
+        self._note('abort')
+        self._aborted.set()
+        return True
+
+
+@pytest.fixture(autouse=True)
+def clean_log():
+    FakeAction.log = []
+
+
+def entry(name, uuid_=None, parents=None):
+    item = {'action_type': 'nova_migrate',
+            'input_parameters': {'resource_id': str(uuid.uuid4()),
+                                 'resource_name': name,
+                                 'migration_type': 'live',
+                                 'source_node': 'host1',
+                                 'destination_node': 'host2'}}
+    if uuid_:
+        item['uuid'] = uuid_
+    if parents:
+        item['parents'] = parents
+    return item
+
+
+def make_action(input_parameters):
+    action = FakeAction({})
+    action.input_parameters = input_parameters
+    return action
+
+
+def run(*entries, workers=4):
+    runner = plan_runner.PlanRunner(plan.parse(list(entries)), make_action,
+                                    workers=workers)
+    runner.run()
+    return runner
+
+
+def states(runner):
+    return {r.server: r.state for r in runner.records}
+
+
+def order_of(name, phase):
+    return FakeAction.log.index((name, phase))
+
+
+# -- the flow -----------------------------------------------------------------
+
+
+def test_flow_has_one_task_per_action():
+    runner = plan_runner.PlanRunner(
+        plan.parse([entry('ok-1'), entry('ok-2')]), make_action)
+    assert sorted(t.name for t in runner.build_flow()) == [
+        'action-1', 'action-2']
+
+
+def test_flow_links_each_parent_to_its_child():
+    runner = plan_runner.PlanRunner(plan.parse(
+        [entry('ok-1', 'a'), entry('ok-2', 'b', ['a']),
+         entry('ok-3', 'c', ['a', 'b'])]), make_action)
+    graph = runner.build_flow().iter_links()
+    assert sorted((u.name, v.name) for u, v, _ in graph) == [
+        ('action-1', 'action-2'), ('action-1', 'action-3'),
+        ('action-2', 'action-3')]
+
+
+def test_child_starts_only_after_its_parent_ended():
+    run(entry('ok-child', 'b', ['a']), entry('ok-parent', 'a'))
+    assert order_of('ok-parent', 'post') < order_of('ok-child', 'validate')
+
+
+def test_children_of_a_failed_action_are_not_run():
+    runner = run(entry('fail-1', 'a'), entry('ok-2', 'b', ['a']))
+    assert states(runner) == {'fail-1': 'failed', 'ok-2': 'not run'}
+    assert ('ok-2', 'validate') not in FakeAction.log
+
+
+def test_not_run_child_names_its_failed_parent():
+    runner = run(entry('fail-1', 'a'), entry('ok-2', 'b', ['a']))
+    assert runner.record(2).reason == 'parent #1 (a) failed'
+
+
+def test_grandchildren_of_a_failed_action_are_not_run():
+    runner = run(entry('crash-1', 'a'), entry('ok-2', 'b', ['a']),
+                 entry('ok-3', 'c', ['b']))
+    assert states(runner)['ok-3'] == 'not run'
+    assert runner.record(3).reason == 'parent #2 (b) was not run'
+
+
+def test_children_of_a_skipped_action_run():
+    runner = run(entry('skip-1', 'a'), entry('ok-2', 'b', ['a']))
+    assert states(runner) == {'skip-1': 'skipped', 'ok-2': 'succeeded'}
+
+
+def test_failure_does_not_stop_independent_actions():
+    runner = run(entry('fail-1', 'a'), entry('ok-2', 'b'),
+                 entry('ok-3', 'c', ['b']), workers=1)
+    assert states(runner) == {'fail-1': 'failed', 'ok-2': 'succeeded',
+                              'ok-3': 'succeeded'}
+
+
+def test_actions_without_parents_run_in_parallel():
+    # Both block until aborted: only parallel runs get both started.
+    runner = plan_runner.PlanRunner(
+        plan.parse([entry('block-1'), entry('block-2')]), make_action,
+        workers=2)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not all(
+            r.action is not None and r.action.started.is_set()
+            for r in runner.records):
+        time.sleep(0.01)
+    started = [r.action is not None and r.action.started.is_set()
+               for r in runner.records]
+    runner.abort()
+    thread.join(10)
+    assert started == [True, True]
+
+
+# -- one action ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize('name,state,reason', [
+    ('ok-1', 'succeeded', ''),
+    ('skip-1', 'skipped', 'skip-1: already there'),
+    ('fail-1', 'failed', 'fail-1: host is down'),
+    ('crash-1', 'failed', 'crash-1: Nova said no'),
+    ('false-1', 'failed', 'execute returned False'),
+    ('post-1', 'failed', 'post-1: still migrating'),
+])
+def test_action_result_and_reason(name, state, reason):
+    runner = run(entry(name))
+    assert (runner.record(1).state, runner.record(1).reason) == (
+        state, reason)
+
+
+def test_skipped_action_is_not_executed():
+    run(entry('skip-1'))
+    assert [p for _, p in FakeAction.log] == ['validate', 'pre']
+
+
+def test_post_condition_runs_after_a_failed_pre_condition():
+    run(entry('fail-1'))
+    assert [p for _, p in FakeAction.log] == ['validate', 'pre', 'post']
+
+
+def test_invalid_parameters_fail_the_action_before_pre_condition():
+    item = entry('ok-1')
+    del item['input_parameters']['resource_id']
+    runner = run(item)
+    assert runner.record(1).state == 'failed'
+    assert ('ok-1', 'pre') not in FakeAction.log
+
+
+# -- abort --------------------------------------------------------------------
+
+
+def _start_blocked(*entries, workers=4):
+    runner = plan_runner.PlanRunner(plan.parse(list(entries)), make_action,
+                                    workers=workers)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(
+            r.action is not None and r.action.started.is_set()
+            for r in runner.records):
+        time.sleep(0.01)
+    return runner, thread
+
+
+def test_abort_calls_abort_on_the_running_action():
+    runner, thread = _start_blocked(entry('block-1'))
+    aborted = runner.abort()
+    thread.join(10)
+    runner.wait_aborted(10)
+    assert [r.index for r in aborted] == [1]
+    assert ('block-1', 'abort') in FakeAction.log
+
+
+def test_aborted_action_is_reported_aborted_with_its_abort_answer():
+    runner, thread = _start_blocked(entry('block-1'))
+    runner.abort()
+    thread.join(10)
+    runner.wait_aborted(10)
+    record = runner.record(1)
+    assert (record.state, record.abort_result) == ('aborted', True)
+
+
+def test_abort_starts_no_further_action():
+    # One worker: whichever starts first, the other waits for it.
+    runner, thread = _start_blocked(entry('block-1'), entry('block-2'),
+                                    workers=1)
+    runner.abort()
+    thread.join(10)
+    assert sorted(r.state for r in runner.records) == ['aborted', 'not run']
+    assert len([p for _, p in FakeAction.log if p == 'validate']) == 1
+
+
+def test_child_of_an_aborted_action_is_not_run():
+    runner, thread = _start_blocked(entry('block-1', 'a'),
+                                    entry('ok-2', 'b', ['a']))
+    runner.abort()
+    thread.join(10)
+    assert (runner.record(2).state, runner.record(2).reason) == (
+        'not run', 'parent #1 (a) aborted')
+
+
+def test_action_not_started_at_abort_says_the_run_was_interrupted():
+    runner, thread = _start_blocked(entry('block-1'), entry('block-2'),
+                                    workers=1)
+    runner.abort()
+    thread.join(10)
+    waiting = [r for r in runner.records if r.state == 'not run']
+    assert [r.reason for r in waiting] == [
+        'not started: the run was interrupted']
+
+
+# -- exit codes and check -----------------------------------------------------
+
+
+@pytest.mark.parametrize('results,interrupted,code', [
+    (['succeeded', 'skipped'], False, 0),
+    (['succeeded', 'failed'], False, 1),
+    (['succeeded', 'not run'], False, 1),
+    (['aborted'], False, 1),
+    (['succeeded'], True, 130),
+])
+def test_run_exit_code(results, interrupted, code):
+    records = [plan_runner.ActionRecord(None, state=s) for s in results]
+    assert plan_runner.run_exit_code(records, interrupted) == code
+
+
+def test_check_gives_each_action_its_verdict_and_reason():
+    verdicts = plan_runner.check(
+        plan.parse([entry('ok-1'), entry('skip-2'), entry('fail-3')]),
+        make_action)
+    assert [(v.verdict, v.reason) for v in verdicts] == [
+        ('ready', 'the server is on its source and can move'),
+        ('would skip', 'skip-2: already there'),
+        ('would fail', 'fail-3: host is down')]
+
+
+def test_check_never_executes():
+    plan_runner.check(plan.parse([entry('ok-1'), entry('skip-2')]),
+                      make_action)
+    assert {p for _, p in FakeAction.log} == {'validate', 'pre'}
+
+
+def test_check_says_a_child_was_checked_before_its_parents_ran():
+    verdicts = plan_runner.check(
+        plan.parse([entry('ok-1', 'a'), entry('skip-2', 'b', ['a'])]),
+        make_action)
+    assert verdicts[1].reason.endswith('(checked now, before #1 (a) runs)')
+
+
+def test_check_reports_invalid_parameters_as_would_fail():
+    item = entry('ok-1')
+    del item['input_parameters']['resource_id']
+    verdicts = plan_runner.check(plan.parse([item]), make_action)
+    assert verdicts[0].verdict == 'would fail'
+
+
+@pytest.mark.parametrize('verdicts,code', [
+    (['ready', 'would skip'], 0),
+    (['ready', 'would fail'], 1),
+])
+def test_check_exit_code(verdicts, code):
+    assert plan_runner.check_exit_code(
+        [plan_runner.Verdict(None, v) for v in verdicts]) == code
+
+
+def test_locate_servers_fills_now_on_and_survives_errors():
+    runner = plan_runner.PlanRunner(
+        plan.parse([entry('ok-1'), entry('ok-2')]), make_action)
+    first = runner.record(1).server_id
+
+    def locate(server_id):
+        if server_id == first:
+            return 'host2 (ACTIVE)'
+        raise RuntimeError('boom')
+
+    runner.locate_servers(locate)
+    assert [r.now_on for r in runner.records] == [
+        'host2 (ACTIVE)', 'unknown (RuntimeError: boom)']

@@ -1,0 +1,570 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``watcher-migrate``: check or run migration plans without Watcher.
+
+The same ``nova_migrate`` action the Watcher applier runs, driven the same
+way (taskflow graph flow, parallel engine), from an operator's shell:
+
+- ``check PLAN``: would each action run, skip or fail, and why (reads only);
+- ``run PLAN``: run the plan with live progress and a summary;
+- ``migrate SERVER --to HOST``: one server.
+
+Authentication comes from the usual ``OS_*`` variables and ``--os-*``
+options (keystoneauth1), or ``--os-cloud`` and clouds.yaml when openstacksdk
+is installed. Plugin options come from ``--config-file`` (the
+``[watcher_actions.nova_migrate]`` group of an oslo.config file) and a few
+flags.
+"""
+
+import argparse
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import warnings
+
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+from watcher_migrate import action as migrate_action
+from watcher_migrate import console
+from watcher_migrate import nova_gateway
+from watcher_migrate import options
+from watcher_migrate import parameters
+from watcher_migrate import plan as plan_file
+from watcher_migrate import plan_runner
+
+LOG = logging.getLogger(__name__)
+
+PROG = 'watcher-migrate'
+EXIT_USAGE = 2
+# How often the progress display is redrawn (and the run checked).
+REFRESH_INTERVAL = 1.0
+
+INTERFACES = ('public', 'internal', 'admin')
+
+# Libraries whose DEBUG logs show HTTP traffic: kept at WARNING even with
+# --debug, since request bodies may hold credentials.
+QUIET_LOGGERS = ('keystoneauth', 'keystoneauth1', 'novaclient', 'urllib3',
+                 'stevedore', 'taskflow', 'openstack')
+
+_UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?'
+                      r'[0-9a-fA-F]{12}$')
+
+
+class CliError(Exception):
+    """A problem with what the operator asked; exit code 2."""
+
+
+class Clients(object):
+    """The ``osc`` the action gets: only the keystoneauth1 session."""
+
+    def __init__(self, session):
+        self.session = session
+
+
+# -- arguments ----------------------------------------------------------------
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not an integer' % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be at least 1, got %d' % value)
+    return value
+
+
+def _add_plugin_options(parser):
+    group = parser.add_argument_group(
+        'plugin options', 'Override the [%s] options of the config files.'
+        % options.GROUP)
+    group.add_argument(
+        '--config-file', metavar='PATH', action='append', default=[],
+        help='oslo.config file with a [%s] section (poll intervals, '
+             'timeouts, timeout_action, auto_confirm, ...); may be repeated,'
+             ' later files win' % options.GROUP)
+    group.add_argument(
+        '--live-timeout', metavar='SECONDS', type=int,
+        help='seconds a live migration may take before --timeout-action '
+             '(0: sized from the server)')
+    group.add_argument(
+        '--timeout-action',
+        choices=(options.TIMEOUT_ABORT, options.TIMEOUT_FORCE_COMPLETE),
+        help='what to do with a live migration still running at its '
+             'timeout')
+    group.add_argument(
+        '--no-auto-confirm', dest='auto_confirm', action='store_false',
+        default=None,
+        help='leave cold migrated servers in VERIFY_RESIZE for an operator '
+             'to confirm')
+
+
+def _add_output_options(parser):
+    group = parser.add_argument_group('output')
+    group.add_argument('-v', '--verbose', action='store_true',
+                       help="show the action's INFO log lines")
+    group.add_argument('--debug', action='store_true',
+                       help="show the action's DEBUG log lines (never "
+                            'HTTP traffic)')
+
+
+def _add_auth_options(parser, argv):
+    group = parser.add_argument_group(
+        'cloud', 'Where Nova is. Defaults come from the OS_* environment '
+        'variables, as for the openstack client.')
+    group.add_argument(
+        '--os-cloud', metavar='NAME',
+        help='cloud of clouds.yaml to use (needs openstacksdk); '
+             'default: env[OS_CLOUD]')
+    group.add_argument(
+        '--os-region-name', metavar='REGION',
+        help='region of the compute endpoint; default: env[OS_REGION_NAME]')
+    group.add_argument(
+        '--os-interface', metavar='INTERFACE', choices=INTERFACES,
+        help='endpoint interface of the compute service (%s); default: '
+             'env[OS_INTERFACE], else public' % ', '.join(INTERFACES))
+    ks_loading.register_auth_argparse_arguments(parser, argv,
+                                                default='password')
+    ks_loading.register_session_argparse_arguments(parser)
+
+
+def _add_common(parser, argv):
+    _add_plugin_options(parser)
+    _add_output_options(parser)
+    _add_auth_options(parser, argv)
+
+
+def build_parser(argv=()):
+    """The argument parser; ``argv`` picks the auth plugin's options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description='Check or run server migration plans (Watcher action '
+                    'plans of nova_migrate or migrate actions) with the '
+                    'watcher-migrate action, without Watcher.',
+        epilog='Exit codes: 0 all done (or ready); 1 an action failed (or '
+               'would fail); 2 bad usage, plan or configuration; 130 '
+               'interrupted. "%s COMMAND --help" shows the options.' % PROG)
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    commands.required = True
+
+    check = commands.add_parser(
+        'check', help='say what each action of a plan would do; move '
+                      'nothing',
+        description='Validate a plan and run every action\'s parameter '
+                    'validation and pre-condition against the cloud: each '
+                    'action is "ready", "would skip" or "would fail", with '
+                    'the reason. Only reads: nothing is moved. Exit code 0 '
+                    'if no action would fail, else 1.')
+    check.add_argument('plan', metavar='PLAN',
+                       help='JSON or YAML file: a list of actions, or '
+                            '{"actions": [...]}')
+
+    run = commands.add_parser(
+        'run', help='run a plan',
+        description='Run a plan: actions wait for their parents and run in '
+                    'parallel otherwise; the children of a failed action '
+                    'are not run. Ctrl-C aborts the running migrations and '
+                    'waits for Nova to settle. Exit code 0 if every action '
+                    'succeeded or was skipped, 1 if not, 130 if '
+                    'interrupted.')
+    run.add_argument('plan', metavar='PLAN',
+                     help='JSON or YAML file: a list of actions, or '
+                          '{"actions": [...]}')
+    run.add_argument('--workers', metavar='N', type=_positive_int,
+                     default=plan_runner.DEFAULT_WORKERS,
+                     help='actions run at the same time at most (default: '
+                          '%d)' % plan_runner.DEFAULT_WORKERS)
+
+    migrate = commands.add_parser(
+        'migrate', help='migrate one server',
+        description='Live (or cold) migrate one server to a host, with the '
+                    'same checks, progress and clean abort as "run".')
+    migrate.add_argument('server', metavar='SERVER',
+                         help='server UUID or name')
+    migrate.add_argument('--to', dest='destination', metavar='HOST',
+                         required=True, help='destination compute host')
+    migrate.add_argument('--from', dest='source', metavar='HOST',
+                         help='expected source host (default: the host the '
+                              'server is on now)')
+    migrate.add_argument('--cold', action='store_true',
+                         help='cold migrate (default: live)')
+
+    for sub in (check, run, migrate):
+        _add_common(sub, argv)
+    return parser
+
+
+# -- configuration and session ------------------------------------------------
+
+
+def plugin_config(args, interface=None, region_name=None):
+    """Option values for the action: config files, then flags.
+
+    :raises CliError: on a missing or invalid config file
+    """
+    conf = cfg.ConfigOpts()
+    conf.register_opts(options.all_opts(), group=options.GROUP)
+    try:
+        conf(args=[], project=PROG, default_config_files=args.config_file,
+             use_env=False)
+        group = conf[options.GROUP]
+        values = {opt.dest: group[opt.dest]
+                  for opt in options.MIGRATION_OPTS}
+        values['timeout'] = group['timeout']
+    except (cfg.Error, ValueError) as e:
+        raise CliError('configuration: %s' % e)
+    finally:
+        conf.clear()
+    if args.live_timeout is not None:
+        if args.live_timeout < 0:
+            raise CliError('--live-timeout must be 0 or more')
+        values['live_timeout'] = args.live_timeout
+    if args.timeout_action is not None:
+        values['timeout_action'] = args.timeout_action
+    if args.auto_confirm is not None:
+        values['auto_confirm'] = args.auto_confirm
+    if getattr(args, 'timeout', None):
+        values['timeout'] = args.timeout
+    if interface:
+        values['interface'] = interface
+    if region_name:
+        values['region_name'] = region_name
+    return values
+
+
+def _env(name):
+    return os.environ.get(name) or None
+
+
+def load_session(args):
+    """The keystoneauth1 session, the interface and the region.
+
+    With ``--os-cloud`` (or OS_CLOUD) and openstacksdk installed, from
+    clouds.yaml merged with the --os-* options; otherwise from the --os-*
+    options and OS_* variables through keystoneauth1's loaders. TLS is
+    verified unless --insecure.
+
+    :raises CliError: when the options do not make a usable auth
+    """
+    cloud = args.os_cloud or _env('OS_CLOUD')
+    interface = args.os_interface or _env('OS_INTERFACE')
+    region_name = args.os_region_name or _env('OS_REGION_NAME')
+    if interface and interface not in INTERFACES:
+        raise CliError('OS_INTERFACE must be one of %s, got %r'
+                       % (', '.join(INTERFACES), interface))
+    if cloud:
+        return _load_cloud(cloud, args, interface, region_name)
+    try:
+        auth = ks_loading.load_auth_from_argparse_arguments(args)
+        session = ks_loading.load_session_from_argparse_arguments(
+            args, auth=auth)
+    except ks_exceptions.ClientException as e:
+        raise CliError('authentication: %s (set the OS_* variables, the '
+                       '--os-* options or --os-cloud)' % e)
+    return session, interface, region_name
+
+
+def _load_cloud(cloud, args, interface, region_name):
+    try:
+        from openstack import config as os_config
+        from openstack import exceptions as os_exceptions
+    except ImportError:
+        raise CliError('--os-cloud/OS_CLOUD needs openstacksdk (pip '
+                       'install openstacksdk), or use the OS_* variables')
+    try:
+        with warnings.catch_warnings():
+            # openstacksdk's deprecation warnings are for its developers,
+            # not for the operator running this tool.
+            warnings.simplefilter('ignore')
+            region = os_config.OpenStackConfig().get_one(
+                cloud=cloud, argparse=args)
+            session = region.get_session()
+    except (os_exceptions.SDKException, ks_exceptions.ClientException) as e:
+        raise CliError('cloud %r: %s' % (cloud, e))
+    return (session, interface or region.get_interface('compute'),
+            region_name or region.get_region_name('compute'))
+
+
+# -- the tool -----------------------------------------------------------------
+
+
+class Tool(object):
+    """The commands, with their streams and the action class injectable."""
+
+    def __init__(self, stdout=None, stderr=None,
+                 action_class=migrate_action.Migrate, isatty=None):
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.action_class = action_class
+        self.isatty = (self.stdout.isatty() if isatty is None else isatty)
+        self._log_handler = None
+        self._display_handler = None
+
+    # -- plumbing ------------------------------------------------------------
+
+    def setup_logging(self, args):
+        level = (logging.DEBUG if args.debug
+                 else logging.INFO if args.verbose else logging.WARNING)
+        handler = logging.StreamHandler(self.stderr)
+        handler.setFormatter(logging.Formatter(
+            '%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+        logging.getLogger('watcher_migrate').setLevel(level)
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self._log_handler = handler
+
+    def teardown_logging(self):
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
+
+    def connect(self, args):
+        """The action's config and osc, and a gateway for reads."""
+        session, interface, region_name = load_session(args)
+        config = plugin_config(args, interface, region_name)
+        try:
+            # Authenticate once up front: wrong credentials are one clear
+            # error, not the same failure repeated for every action.
+            session.get_auth_headers()
+        except ks_exceptions.ClientException as e:
+            raise CliError('authentication failed: %s'
+                           % plan_runner.reason_of(e))
+        gateway = nova_gateway.NovaGateway(session,
+                                           options.Settings(config))
+        return config, Clients(session), gateway
+
+    def factory(self, config, osc):
+        def make_action(input_parameters):
+            action = self.action_class(config, osc=osc)
+            action.input_parameters = input_parameters
+            return action
+        return make_action
+
+    def out(self, text=''):
+        self.stdout.write(text + '\n')
+        self.stdout.flush()
+
+    # -- check ---------------------------------------------------------------
+
+    def check(self, args):
+        plan = plan_file.load(args.plan)
+        config, osc, _gateway = self.connect(args)
+        verdicts = plan_runner.check(plan, self.factory(config, osc))
+        self.out(console.check_report(verdicts))
+        return plan_runner.check_exit_code(verdicts)
+
+    # -- run -----------------------------------------------------------------
+
+    def run(self, args):
+        plan = plan_file.load(args.plan)
+        self._validate_parameters(plan)
+        config, osc, gateway = self.connect(args)
+        return self.execute(plan, config, osc, gateway, args.workers)
+
+    def _validate_parameters(self, plan):
+        # No I/O: refuse a plan with invalid parameters before moving
+        # anything, rather than half-running it.
+        problems = []
+        for planned in plan.actions:
+            action = self.action_class({}, osc=None)
+            action.input_parameters = dict(planned.input_parameters)
+            try:
+                action.validate_parameters()
+            except Exception as e:
+                problems.append('action %s: %s'
+                                % (planned.label, plan_runner.reason_of(e)))
+        if problems:
+            raise plan_file.PlanError(plan.source, problems)
+
+    def execute(self, plan, config, osc, gateway, workers):
+        """Run a validated plan with progress; returns the exit code."""
+        runner = plan_runner.PlanRunner(plan, self.factory(config, osc),
+                                        workers=workers)
+        display_class = (console.LiveDisplay if self.isatty
+                         else console.LogDisplay)
+        display = display_class(self.stdout, runner.records)
+        failure = []
+        done = threading.Event()
+
+        def engine():
+            try:
+                runner.run()
+            except Exception as e:  # a bug of ours or of taskflow
+                LOG.exception('The plan runner failed')
+                failure.append(e)
+            finally:
+                done.set()
+
+        self._route_logs_through(display)
+        # Waits use an Event, not Thread.join: a join interrupted by Ctrl-C
+        # can mark a running thread as stopped (CPython bpo-45274 fix).
+        thread = threading.Thread(target=engine, name='plan-runner',
+                                  daemon=True)
+        try:
+            thread.start()
+            try:
+                self._follow(done, runner, display)
+            except KeyboardInterrupt:
+                self._interrupt(done, runner, display)
+            display.close()
+        finally:
+            self._route_logs_through(None)
+        runner.locate_servers(lambda server_id: _where(gateway, server_id))
+        self.out()
+        self.out(console.summary_report(runner.records))
+        if failure:
+            self.out('The run stopped on an internal error: %s' % failure[0])
+            return plan_runner.EXIT_FAILED
+        return plan_runner.run_exit_code(runner.records, runner.interrupted)
+
+    @staticmethod
+    def _follow(done, runner, display):
+        while not done.wait(REFRESH_INTERVAL):
+            display.refresh()
+        runner.wait_aborted()
+        display.refresh()
+
+    def _interrupt(self, done, runner, display):
+        """Ctrl-C: abort what runs and wait until Nova has settled."""
+        restore = None
+        if threading.current_thread() is threading.main_thread():
+            # Stopping half-way would leave migrations running: a second
+            # Ctrl-C only says so.
+            def again(signum, frame):
+                display.write_above('Still aborting: waiting for Nova to '
+                                    'settle (kill -9 would leave '
+                                    'migrations running)')
+            restore = signal.signal(signal.SIGINT, again)
+        try:
+            running = runner.abort()
+            display.write_above(
+                'Interrupted: aborting %d running action%s and waiting for '
+                'Nova to settle; no new action starts'
+                % (len(running), '' if len(running) == 1 else 's'))
+            display.footer = 'aborting: waiting for Nova to settle'
+            self._follow(done, runner, display)
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGINT, restore)
+
+    def _route_logs_through(self, display):
+        # On a terminal, log lines would tear the live display: print them
+        # above it instead of on stderr while it is shown.
+        if self._log_handler is None or not self.isatty:
+            return
+        root = logging.getLogger()
+        if display is not None:
+            handler = console.DisplayLogHandler(display)
+            handler.setFormatter(self._log_handler.formatter)
+            root.removeHandler(self._log_handler)
+            root.addHandler(handler)
+            self._display_handler = handler
+        else:
+            root.removeHandler(self._display_handler)
+            self._display_handler = None
+            root.addHandler(self._log_handler)
+
+    # -- migrate -------------------------------------------------------------
+
+    def migrate(self, args):
+        config, osc, gateway = self.connect(args)
+        server = _find_server(gateway, args.server)
+        source = args.source or server.host
+        if not source:
+            raise CliError('server %s has no host (status %s): give --from'
+                           % (server.id, server.status))
+        input_parameters = {
+            parameters.RESOURCE_ID: server.id,
+            parameters.MIGRATION_TYPE: (parameters.COLD if args.cold
+                                        else parameters.LIVE),
+            parameters.SOURCE_NODE: source,
+            parameters.DESTINATION_NODE: args.destination,
+        }
+        if server.name:
+            input_parameters[parameters.RESOURCE_NAME] = server.name
+        plan = plan_file.parse(
+            [{plan_file.ACTION_TYPE: 'nova_migrate',
+              plan_file.INPUT_PARAMETERS: input_parameters}],
+            source='command line')
+        self._validate_parameters(plan)
+        return self.execute(plan, config, osc, gateway, workers=1)
+
+    COMMANDS = {'check': check, 'run': run, 'migrate': migrate}
+
+    def main(self, argv):
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        self.setup_logging(args)
+        try:
+            return self.COMMANDS[args.command](self, args)
+        except (CliError, plan_file.PlanError) as e:
+            self.stderr.write('%s: error: %s\n' % (PROG, e))
+            return EXIT_USAGE
+        except KeyboardInterrupt:
+            self.stderr.write('%s: interrupted; nothing was moving\n' % PROG)
+            return plan_runner.EXIT_INTERRUPTED
+        finally:
+            self.teardown_logging()
+
+
+def _where(gateway, server_id):
+    """'host2 (ACTIVE)' for the summary's "now on" column."""
+    server = gateway.get_server(server_id)
+    if server is None:
+        return 'gone'
+    state = server.status
+    if server.task_state:
+        state += ', task %s' % server.task_state
+    return '%s (%s)' % (server.host, state)
+
+
+def _find_server(gateway, name_or_id):
+    """The server by UUID, else by exact name (all projects)."""
+    if _UUID_RE.match(name_or_id):
+        server = gateway.get_server(name_or_id)
+        if server is not None:
+            return server
+    try:
+        matches = gateway.client.servers.list(search_opts={
+            'name': '^%s$' % re.escape(name_or_id), 'all_tenants': True})
+    except Exception as e:
+        raise CliError('cannot look up server %r: %s'
+                       % (name_or_id, plan_runner.reason_of(e)))
+    if not matches:
+        raise CliError('no server with id or name %r' % name_or_id)
+    if len(matches) > 1:
+        raise CliError('%d servers are named %r (%s): give the UUID'
+                       % (len(matches), name_or_id,
+                          ', '.join(m.id for m in matches)))
+    server = gateway.get_server(matches[0].id)
+    if server is None:
+        raise CliError('server %r disappeared' % name_or_id)
+    return server
+
+
+def main(argv=None):
+    """Console script entry point."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return Tool().main(argv)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
