@@ -278,12 +278,13 @@ class NovaGateway(object):
             endpoint_type=self._settings.interface,
             region_name=self._settings.region_name,
             service_type=_SERVICE_TYPE,
+            endpoint_override=self._settings.endpoint_override,
             timeout=self._settings.timeout)
         _reject_unreadable_bodies(client.client)
         return client
 
     def _negotiate(self):
-        endpoint = self._read(
+        endpoint = self._settings.endpoint_override or self._read(
             'find the compute endpoint', self._session.get_endpoint,
             service_type=_SERVICE_TYPE, interface=self._settings.interface,
             region_name=self._settings.region_name)

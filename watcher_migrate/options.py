@@ -101,6 +101,11 @@ MIGRATION_OPTS = [
     cfg.StrOpt(
         'region_name',
         help='Region of the compute endpoint; any region if unset.'),
+    cfg.URIOpt(
+        'endpoint_override',
+        help='Compute API URL to use instead of the one in the service '
+             'catalog (e.g. http://nova.internal:8774/v2.1), for a Nova '
+             'reached through another address than the catalog says.'),
 ]
 
 # Used only when Watcher gives the action no OpenStackClients (the

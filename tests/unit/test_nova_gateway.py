@@ -52,8 +52,9 @@ def nova():
         yield mocker
 
 
-def gateway(retry_timeout=2):
-    settings = options.Settings({'api_retry_timeout': retry_timeout})
+def gateway(retry_timeout=2, **config):
+    config['api_retry_timeout'] = retry_timeout
+    settings = options.Settings(config)
     session = ks_session.Session(
         auth=token_endpoint.Token(ENDPOINT, 'a-token'))
     return nova_gateway.NovaGateway(session, settings)
@@ -209,3 +210,12 @@ def test_the_compute_service_states_are_read(nova):
     service = gateway().get_compute_service('compute-2')
     assert not service.usable
     assert service.disabled_reason == 'maintenance'
+
+
+def test_endpoint_override_replaces_the_catalog_endpoint(nova):
+    other = 'http://nova.internal.test/compute/v2.1'
+    nova.get(other, json=version_doc('2.96'))
+    nova.get(other + '/servers/' + SERVER, json=server_doc(host='c-9'))
+    server = gateway(endpoint_override=other).get_server(SERVER)
+    assert server.host == 'c-9'
+    assert nova.last_request.url.startswith(other)
