@@ -1,0 +1,129 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""``watcher-applier``, started for a few action plans, then stopped.
+
+Run as a script by tests/watcher/deployment.py, one process per applier
+run. It starts exactly like ``watcher-applier``
+(``watcher.cmd.eventlet.applier:main``): importing ``watcher.cmd.eventlet``
+monkey patches the process with eventlet unless
+``OS_WATCHER_DISABLE_EVENTLET_PATCHING`` says not to, and picks the
+oslo.service backend to match; ``prepare_service`` parses watcher.conf; the
+``Syncer`` stores every action plugin's description; ``ApplierService``
+starts its RPC server (on the ``fake:/`` transport), heartbeat and service
+monitor. Then, instead of waiting for the API, it casts
+``launch_action_plan`` for each plan through ``ApplierAPI`` (what the API
+does when an operator starts a plan), waits until every plan is in a final
+state, stops the service and writes what it saw to ``--result-file``.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+# Before anything else, as in watcher-applier: this import decides between
+# eventlet and native threads for the whole process.
+from watcher.cmd.eventlet import applier as applier_cmd
+
+from oslo_db.sqlalchemy import enginefacade
+import sqlalchemy
+from watcher.applier import rpcapi
+from watcher.applier import service as applier_service
+from watcher.applier import sync
+from watcher.common import context as watcher_context
+from watcher.common import service as watcher_service
+from watcher import eventlet as eventlet_helper
+from watcher import objects
+
+FINAL_STATES = ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SUPERSEDED',
+                'DELETED')
+POLL_INTERVAL = 0.2
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--config-file', required=True)
+    parser.add_argument('--log-file', required=True)
+    parser.add_argument('--result-file', required=True)
+    parser.add_argument('--action-plan', action='append', default=[],
+                        help='UUID of an action plan to launch (repeat)')
+    parser.add_argument('--timeout', type=float, default=240,
+                        help='Seconds the plans may take in all')
+    return parser.parse_args(argv)
+
+
+def serialize_sqlite_transactions(engine):
+    """Make every transaction take sqlite's write lock when it begins.
+
+    oslo.db begins sqlite transactions with a plain ``BEGIN``, so a write
+    transaction first reads, then asks for the write lock; if another
+    connection wrote in between, sqlite fails it at once with "database is
+    locked" (it cannot wait: its snapshot is stale), an error Watcher's
+    ``retry_on_deadlock`` does not retry. Parallel actions update their
+    states at the same moment, so without this the applier on sqlite fails
+    actions at random. ``BEGIN IMMEDIATE`` makes a transaction wait (busy
+    timeout) for the lock instead. Watcher's own tests serialize writes for
+    the same reason; a production database reports such conflicts as
+    deadlocks, which Watcher retries.
+    """
+    def begin_immediate(conn, cursor, statement, parameters, context,
+                        executemany):
+        if statement == 'BEGIN':
+            statement = 'BEGIN IMMEDIATE'
+        return statement, parameters
+
+    sqlalchemy.event.listen(engine, 'before_cursor_execute',
+                            begin_immediate, retval=True)
+
+
+def wait_for_plans(context, uuids, timeout):
+    """The final state of each plan; raise if one is not final in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {uuid: objects.ActionPlan.get_by_uuid(context, uuid).state
+                  for uuid in uuids}
+        if all(state in FINAL_STATES for state in states.values()):
+            return states
+        if time.monotonic() > deadline:
+            raise RuntimeError('action plans not finished after %d s: %s'
+                               % (timeout, states))
+        time.sleep(POLL_INTERVAL)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    watcher_service.prepare_service(
+        [sys.argv[0], '--config-file', args.config_file,
+         '--log-file', args.log_file], applier_cmd.CONF)
+    serialize_sqlite_transactions(enginefacade.writer.get_engine())
+
+    sync.Syncer().sync()
+    applier = applier_service.ApplierService()
+    applier.start()
+    result = {'eventlet_patched': eventlet_helper.is_patched()}
+    try:
+        context = watcher_context.make_context(is_admin=True)
+        api = rpcapi.ApplierAPI()
+        for uuid in args.action_plan:
+            api.launch_action_plan(context, uuid)
+        result['states'] = wait_for_plans(context, args.action_plan,
+                                          args.timeout)
+    finally:
+        applier.stop()
+        with open(args.result_file, 'w') as handle:
+            json.dump(result, handle)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

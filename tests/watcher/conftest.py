@@ -1,0 +1,78 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The real Nova, a Watcher deployment, and the applier's threading modes.
+
+``WATCHER_MIGRATE_NOVA_PYTHON`` names the python that runs Nova (as in
+tests/functional); default: the python running pytest. Nothing here skips:
+without nova or python-watcher the tests error out.
+"""
+
+import os
+import sys
+
+import pytest
+
+from tests.watcher import deployment as watcher_deployment
+from watcher_migrate.embedded_nova import client as embedded_client
+
+HOSTS = ('host1', 'host2', 'host3', 'host4')
+
+_STATE = {'cloud': None, 'deployment': None, 'failed': False}
+
+
+@pytest.fixture(scope='session')
+def cloud(tmp_path_factory):
+    """The running :class:`EmbeddedNova` with hosts host1..host4."""
+    python = os.environ.get('WATCHER_MIGRATE_NOVA_PYTHON') or sys.executable
+    log_file = str(tmp_path_factory.mktemp('embedded-nova') / 'nova.log')
+    nova = embedded_client.EmbeddedNova(hosts=HOSTS, python=python,
+                                        log_file=log_file)
+    nova.start()
+    _STATE['cloud'] = nova
+    try:
+        yield nova
+    finally:
+        nova.stop()
+
+
+@pytest.fixture(scope='session')
+def watcher(cloud, tmp_path_factory):
+    """The :class:`Deployment`: watcher.conf, database, applier runs."""
+    site = watcher_deployment.Deployment(tmp_path_factory.mktemp('watcher'),
+                                         cloud)
+    _STATE['deployment'] = site
+    return site.create()
+
+
+@pytest.fixture(params=sorted(watcher_deployment.MODES))
+def mode(request):
+    """Watcher's threading mode for the applier run: each in turn."""
+    return request.param
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if outcome.get_result().failed:
+        _STATE['failed'] = True
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _STATE['failed']:
+        return
+    if _STATE['cloud'] is not None:
+        terminalreporter.write_line('embedded Nova log: %s'
+                                    % _STATE['cloud'].log_file)
+    if _STATE['deployment'] is not None:
+        terminalreporter.write_line('watcher.conf, applier logs: %s'
+                                    % _STATE['deployment'].directory)

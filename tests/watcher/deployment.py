@@ -1,0 +1,321 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A Watcher deployment around the embedded Nova, for tests/watcher.
+
+The test process plays Watcher's API and decision engine: it writes
+watcher.conf, creates the sqlite database (a file, in WAL mode, so that
+several processes can use it) with Watcher's schema, and creates the goal,
+strategy, audit, action plans and actions with Watcher's own objects. It is
+never monkey patched.
+
+Each applier run is a child process (applier_main.py) that starts like
+``watcher-applier`` from a watcher.conf of its own, in the threading mode
+the run asks for, launches the given plans and exits once they are final.
+The test process then reads the outcome from the database.
+"""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+from watcher.common import context as watcher_context
+from watcher.common import exception
+from watcher.common import service as watcher_service
+from watcher.db import migration
+from watcher import objects
+
+from watcher_migrate import options
+
+APPLIER_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            'applier_main.py')
+
+# Watcher decides at import time, from this variable, whether it runs on
+# eventlet (monkey patched) or on native threads.
+PATCHING_VARIABLE = 'OS_WATCHER_DISABLE_EVENTLET_PATCHING'
+MODES = {'threading': '1', 'eventlet': '0'}
+
+NOVA_MIGRATE = options.ENTRY_POINT
+BUILTIN_MIGRATE = 'migrate'
+APPLIER_HOST = 'watcher-applier-under-test'
+APPLIER_TIMEOUT = 300
+
+# What every run's [watcher_actions.nova_migrate] holds, before overrides.
+PLUGIN_OPTIONS = {'poll_interval_min': 0.1, 'poll_interval_max': 1,
+                  'settle_timeout': 60}
+
+WATCHER_CONF = """\
+[DEFAULT]
+host = {host}
+transport_url = fake:/
+debug = true
+
+[oslo_messaging_notifications]
+driver = test
+
+[database]
+connection = sqlite:///{database}
+
+[watcher_applier]
+workflow_engine = taskflow
+
+[watcher_workflow_engines.taskflow]
+# Parallel actions of a plan really run in parallel.
+max_workers = 4
+
+[watcher_clients_auth]
+auth_type = password
+auth_url = {cloud.auth_url}
+username = {cloud.username}
+password = {cloud.password}
+project_name = {cloud.project_name}
+user_domain_name = {cloud.user_domain_name}
+project_domain_name = {cloud.project_domain_name}
+
+# Read by the built-in migrate action (openstacksdk, [nova] adapter
+# options, [watcher_clients_auth] credentials).
+[nova]
+region_name = {cloud.region_name}
+valid_interfaces = public
+migration_interval = 1
+migration_max_retries = 120
+http_retries = 1
+http_retry_interval = 0.5
+
+[watcher_actions.{plugin}]
+{plugin_options}
+"""
+
+
+class ApplierError(AssertionError):
+    """An applier run did not end as an applier run should."""
+
+
+class Step(object):
+    """One migration of an action plan and the steps it must wait for."""
+
+    def __init__(self, server, kind, source, destination, after=(),
+                 action_type=NOVA_MIGRATE):
+        self.server = server
+        self.kind = kind
+        self.source = source
+        self.destination = destination
+        self.after = tuple(after)
+        self.action_type = action_type
+
+    def input_parameters(self):
+        return {'resource_id': self.server, 'migration_type': self.kind,
+                'source_node': self.source,
+                'destination_node': self.destination}
+
+
+def placement(cloud, server):
+    """Where Nova has a server: (host, status, task_state)."""
+    info = cloud.server(server)
+    return (info['OS-EXT-SRV-ATTR:host'], info['status'],
+            info.get('OS-EXT-STS:task_state'))
+
+
+def four_moves(cloud, action_type=NOVA_MIGRATE):
+    """Live and cold moves of three new servers, parallel and chained.
+
+    :returns: the servers, the steps, and the placement of each server
+        once all steps succeeded
+    """
+    first = cloud.create_server('host1')
+    second = cloud.create_server('host1')
+    third = cloud.create_server('host2')
+    there = Step(first, 'live', 'host1', 'host2', action_type=action_type)
+    # Chained: its pre_condition would skip it before the live move ended.
+    further = Step(first, 'cold', 'host2', 'host3', after=[there],
+                   action_type=action_type)
+    # Both in parallel with the chain.
+    alongside = Step(second, 'cold', 'host1', 'host4',
+                     action_type=action_type)
+    back = Step(third, 'live', 'host2', 'host1', action_type=action_type)
+    expected = [('host3', 'ACTIVE', None), ('host4', 'ACTIVE', None),
+                ('host1', 'ACTIVE', None)]
+    return [first, second, third], [there, further, alongside, back], expected
+
+
+class Plan(object):
+    """An action plan in the database: its uuid and its actions' uuids."""
+
+    def __init__(self, uuid, action_uuids):
+        self.uuid = uuid
+        self.action_uuids = action_uuids
+
+
+class Outcome(object):
+    """A plan as the applier left it: states and status messages."""
+
+    def __init__(self, action_plan, actions):
+        self.state = action_plan.state
+        self.status_message = action_plan.status_message
+        self.action_states = [a.state for a in actions]
+        self.action_messages = [a.status_message for a in actions]
+
+    def __repr__(self):
+        return ('<plan %s (%s); actions %s; messages %s>'
+                % (self.state, self.status_message, self.action_states,
+                   self.action_messages))
+
+
+class Deployment(object):
+    """watcher.conf, the database and applier runs, in one directory."""
+
+    def __init__(self, directory, cloud, python=sys.executable):
+        self.directory = str(directory)
+        self.cloud = cloud
+        self.python = python
+        self.database = os.path.join(self.directory, 'watcher.sqlite')
+        self.conf_file = os.path.join(self.directory, 'watcher.conf')
+        self.context = None
+        self.audit = None
+        self._runs = 0
+
+    # -- set-up, as the operator and the API would -------------------------
+
+    def write_conf(self, path, **plugin_options):
+        values = dict(PLUGIN_OPTIONS)
+        values.update(plugin_options)
+        with open(path, 'w') as handle:
+            handle.write(WATCHER_CONF.format(
+                host=APPLIER_HOST, database=self.database, cloud=self.cloud,
+                plugin=NOVA_MIGRATE,
+                plugin_options='\n'.join('%s = %s' % item
+                                         for item in sorted(values.items()))))
+        return path
+
+    def create(self):
+        """Parse watcher.conf here, create the database and an audit."""
+        self.write_conf(self.conf_file)
+        watcher_service.prepare_service(
+            ['watcher-tests', '--config-file', self.conf_file, '--log-file',
+             os.path.join(self.directory, 'tests.log')])
+        # WAL: readers and the writer of several processes do not block
+        # each other; the mode is stored in the file.
+        with sqlite3.connect(self.database) as connection:
+            connection.execute('PRAGMA journal_mode=WAL')
+        migration.create_schema()
+        self.context = watcher_context.make_context(is_admin=True)
+        goal = objects.Goal(self.context, name='server_consolidation',
+                            display_name='Server consolidation',
+                            efficacy_specification=[])
+        goal.create()
+        strategy = objects.Strategy(self.context, name='nova_migrate_test',
+                                    display_name='nova_migrate test',
+                                    goal_id=goal.id, parameters_spec={})
+        strategy.create()
+        self.audit = objects.Audit(
+            self.context, name='nova_migrate test audit',
+            audit_type='ONESHOT', state=objects.audit.State.SUCCEEDED,
+            goal_id=goal.id, strategy_id=strategy.id, parameters={},
+            scope=[], auto_trigger=False, hostname=APPLIER_HOST)
+        self.audit.create()
+        return self
+
+    def create_plan(self, steps):
+        """A PENDING action plan whose actions are ``steps``, in order."""
+        plan = objects.ActionPlan(
+            self.context, audit_id=self.audit.id,
+            strategy_id=self.audit.strategy_id,
+            state=objects.action_plan.State.PENDING, global_efficacy=[])
+        plan.create()
+        uuids = {}
+        for step in steps:
+            action = objects.Action(
+                self.context, action_plan_id=plan.id,
+                action_type=step.action_type,
+                input_parameters=step.input_parameters(),
+                state=objects.action.State.PENDING,
+                parents=[uuids[id(parent)] for parent in step.after])
+            action.create()
+            uuids[id(step)] = action.uuid
+        return Plan(plan.uuid, [uuids[id(step)] for step in steps])
+
+    # -- the applier -------------------------------------------------------
+
+    def run_applier(self, mode, plans=(), **plugin_options):
+        """Start an applier in ``mode``, run ``plans``, wait until it exits.
+
+        :param plugin_options: overrides for [watcher_actions.nova_migrate]
+        :returns: what the applier reported (applier_main.py)
+        :raises ApplierError: if it failed, hung or ran in the wrong mode
+        """
+        self._runs += 1
+        name = 'applier-%02d-%s' % (self._runs, mode)
+        conf_file = self.write_conf(
+            os.path.join(self.directory, name + '.conf'), **plugin_options)
+        log_file = os.path.join(self.directory, name + '.log')
+        result_file = os.path.join(self.directory, name + '.json')
+        output_file = os.path.join(self.directory, name + '.out')
+        command = [self.python, APPLIER_MAIN, '--config-file', conf_file,
+                   '--log-file', log_file, '--result-file', result_file,
+                   '--timeout', str(APPLIER_TIMEOUT - 60)]
+        for plan in plans:
+            command += ['--action-plan', plan.uuid]
+        env = dict(os.environ)
+        env[PATCHING_VARIABLE] = MODES[mode]
+        with open(output_file, 'wb') as output:
+            try:
+                returncode = subprocess.run(
+                    command, stdin=subprocess.DEVNULL, stdout=output,
+                    stderr=subprocess.STDOUT, env=env,
+                    timeout=APPLIER_TIMEOUT).returncode
+            except subprocess.TimeoutExpired:
+                returncode = 'killed after %d s' % APPLIER_TIMEOUT
+        if returncode != 0:
+            raise ApplierError('applier exited with %s\n%s\n%s'
+                               % (returncode, _tail(output_file),
+                                  _tail(log_file)))
+        with open(result_file) as handle:
+            result = json.load(handle)
+        if result['eventlet_patched'] != (mode == 'eventlet'):
+            raise ApplierError('applier asked to run in %s mode ran with '
+                               'eventlet_patched=%s'
+                               % (mode, result['eventlet_patched']))
+        return result
+
+    # -- reading the outcome -----------------------------------------------
+
+    def outcome(self, plan):
+        action_plan = objects.ActionPlan.get_by_uuid(self.context, plan.uuid)
+        actions = [objects.Action.get_by_uuid(self.context, uuid)
+                   for uuid in plan.action_uuids]
+        return Outcome(action_plan, actions)
+
+    def action_description(self, action_type):
+        """The description the applier stored for ``action_type``."""
+        return objects.ActionDescription.get_by_type(
+            self.context, action_type).description
+
+    def set_action_description(self, action_type, description):
+        try:
+            stored = objects.ActionDescription.get_by_type(self.context,
+                                                           action_type)
+        except exception.ActionDescriptionNotFound:
+            objects.ActionDescription(self.context, action_type=action_type,
+                                      description=description).create()
+            return
+        stored.description = description
+        stored.save()
+
+
+def _tail(path, lines=60):
+    if not os.path.exists(path):
+        return '(no %s)' % path
+    with open(path, 'rb') as handle:
+        text = handle.read().decode('utf-8', 'replace')
+    return '--- %s:\n%s' % (path, '\n'.join(text.splitlines()[-lines:]))
