@@ -310,21 +310,10 @@ class Migrate(action_base.BaseAction):
         odd = tracking.Grace()
 
         def evaluate(look):
-            migration = look.migration
-            if look.server_gone:
-                return tracking.Outcome(
-                    False, 'the server was deleted during its live migration'
-                    ' from %s' % source, look)
-            server = look.server
-            if server is None:
-                return None
-            if migration is None:
-                if look.settled and server.host == source and \
-                        look.at - started_at > tracking.NO_RECORD_GRACE:
-                    return tracking.Outcome(
-                        False, 'Nova accepted the live migration request but '
-                        'never started it; %s' % tracker.describe(look), look)
-                return None
+            early = tracker.before_the_record(look, source, started_at)
+            if early is not tracking.DECIDE:
+                return early
+            migration, server = look.migration, look.server
             if migration.status == tracking.COMPLETED and look.settled:
                 if tracker.on_destination(server, source) and \
                         server.status in tracking.LIVE_OK_STATUSES:
@@ -470,21 +459,10 @@ class Migrate(action_base.BaseAction):
 
     def _cold_verdict(self, tracker, source, started_at):
         def evaluate(look):
-            migration = look.migration
-            if look.server_gone:
-                return tracking.Outcome(
-                    False, 'the server was deleted during its cold migration'
-                    ' from %s' % source, look)
-            server = look.server
-            if server is None:
-                return None
-            if migration is None:
-                if look.settled and server.host == source and \
-                        look.at - started_at > tracking.NO_RECORD_GRACE:
-                    return tracking.Outcome(
-                        False, 'Nova accepted the cold migration request but '
-                        'never started it; %s' % tracker.describe(look), look)
-                return None
+            early = tracker.before_the_record(look, source, started_at)
+            if early is not tracking.DECIDE:
+                return early
+            migration, server = look.migration, look.server
             status = migration.status
             if status == tracking.FINISHED and \
                     server.status == tracking.VERIFY_RESIZE and look.settled:

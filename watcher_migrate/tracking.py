@@ -116,6 +116,10 @@ class Look:
                                     and self.server.task_state is None)
 
 
+# before_the_record's answer when the record and the server must decide.
+DECIDE = object()
+
+
 @dataclasses.dataclass(frozen=True)
 class Progress:
     """Where a migration stands, for logs and progress displays."""
@@ -397,6 +401,29 @@ class MigrationTracker(object):
             if look.server.fault:
                 parts.append('Nova fault: %s' % look.server.fault)
         return '; '.join(parts)
+
+    def before_the_record(self, look, source, started_at):
+        """The answers every wait for a move shares, before its record.
+
+        :returns: a failed Outcome if the server is gone or Nova never
+            started the move; None (keep waiting) while the server was not
+            read or the record has not appeared; DECIDE when the migration
+            record and the server are both there to decide on.
+        """
+        kind = self.request.migration_type
+        if look.server_gone:
+            return Outcome(False, 'the server was deleted during its %s '
+                           'migration from %s' % (kind, source), look)
+        if look.server is None:
+            return None
+        if look.migration is None:
+            if look.settled and look.server.host == source and \
+                    look.at - started_at > NO_RECORD_GRACE:
+                return Outcome(False, 'Nova accepted the %s migration '
+                               'request but never started it; %s'
+                               % (kind, self.describe(look)), look)
+            return None
+        return DECIDE
 
     def on_destination(self, server, source):
         if self.request.destination_node:
