@@ -136,7 +136,6 @@ def test_os_cloud_without_openstacksdk_says_what_is_missing(monkeypatch):
 
 
 def test_os_cloud_reads_clouds_yaml(monkeypatch, tmp_path):
-    pytest.importorskip('openstack.config')
     clouds = tmp_path / 'clouds.yaml'
     clouds.write_text(json.dumps({'clouds': {'prod': {
         'auth': {'auth_url': 'https://prod.example.org/v3',
