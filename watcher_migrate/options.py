@@ -40,8 +40,11 @@ MIGRATION_OPTS = [
     cfg.FloatOpt(
         'poll_interval_max', default=5.0, min=0.1,
         help='Longest interval, in seconds, between two polls of a '
-             'migration. The interval returns to poll_interval_min when '
-             'the migration changes phase or is predicted to end soon.'),
+             'migration while its end cannot be predicted. The interval '
+             'returns to poll_interval_min when the memory copy of a live '
+             'migration starts; from then on the progress figures Nova '
+             'reports predict the end, and the next poll comes shortly '
+             'before it (at most 6 x poll_interval_max later).'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '
