@@ -12,20 +12,17 @@
 
 """The real Nova, a Watcher deployment, and the applier's threading modes.
 
-``WATCHER_MIGRATE_NOVA_PYTHON`` names the python that runs Nova (as in
-tests/functional); default: the python running pytest. Nothing here skips:
-without nova or python-watcher the tests error out.
+``WATCHER_MIGRATE_NOVA_PYTHON`` names the python that runs Nova (see
+tests/embedded_cloud.py). Nothing here skips: without nova or
+python-watcher the tests fail or error out.
 """
-
-import os
-import sys
 
 import pytest
 
+from tests import embedded_cloud
 from tests.watcher import deployment as watcher_deployment
-from watcher_migrate.embedded_nova import client as embedded_client
 
-HOSTS = ('host1', 'host2', 'host3', 'host4')
+HOSTS = embedded_cloud.HOSTS
 
 _STATE = {'cloud': None, 'deployment': None, 'failed': False}
 
@@ -33,16 +30,11 @@ _STATE = {'cloud': None, 'deployment': None, 'failed': False}
 @pytest.fixture(scope='session')
 def cloud(tmp_path_factory):
     """The running :class:`EmbeddedNova` with hosts host1..host4."""
-    python = os.environ.get('WATCHER_MIGRATE_NOVA_PYTHON') or sys.executable
-    log_file = str(tmp_path_factory.mktemp('embedded-nova') / 'nova.log')
-    nova = embedded_client.EmbeddedNova(hosts=HOSTS, python=python,
-                                        log_file=log_file)
-    nova.start()
-    _STATE['cloud'] = nova
-    try:
+    with embedded_cloud.running_nova(
+            tmp_path_factory.mktemp('embedded-nova'), HOSTS,
+            tox_env='watcher') as nova:
+        _STATE['cloud'] = nova
         yield nova
-    finally:
-        nova.stop()
 
 
 @pytest.fixture(scope='session')
@@ -70,9 +62,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_terminal_summary(terminalreporter):
     if not _STATE['failed']:
         return
-    if _STATE['cloud'] is not None:
-        terminalreporter.write_line('embedded Nova log: %s'
-                                    % _STATE['cloud'].log_file)
+    embedded_cloud.write_log_path(terminalreporter, _STATE['cloud'])
     if _STATE['deployment'] is not None:
         terminalreporter.write_line('watcher.conf, applier logs: %s'
                                     % _STATE['deployment'].directory)
