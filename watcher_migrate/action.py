@@ -27,6 +27,7 @@ What it does beyond Watcher's built-in ``migrate``:
   that Watcher stores as the action's status_message.
 """
 
+import dataclasses
 import threading
 import time
 
@@ -45,6 +46,9 @@ LOG = log.getLogger(__name__)
 
 # Seconds during which execute trusts what pre_condition just checked.
 PRE_CONDITION_REUSE = 5.0
+# post_condition runs right after execute: a look at the server younger
+# than this (the one that ended execute) is the placement to check.
+POST_CONDITION_REUSE = 1.0
 
 
 class Migrate(action_base.BaseAction):
@@ -257,16 +261,25 @@ class Migrate(action_base.BaseAction):
         self._source = server.host
         tracker = tracking.MigrationTracker(
             self.gateway, request, self.settings, cancel=self._cancel)
-        tracker.remember_existing()
+        if not request.live:
+            tracker.remember_existing()
         self._tracker = tracker
+        if self._cancel.is_set():
+            tracker.interrupt()
         timeout = self._timeout(server)
         LOG.info('Server %s: starting %s migration from %s to %s '
                  '(timeout %d s)', request.label, request.migration_type,
                  server.host, request.destination_label, timeout)
         if request.live:
-            tracker.start(lambda: self.gateway.live_migrate(
-                request.server_id, request.destination_node), server.host)
-            outcome = self._follow_live(tracker, timeout)
+            # Subscribed before the request, so no change after it is missed.
+            tracker.watch(server)
+            try:
+                tracker.start(lambda: self.gateway.live_migrate(
+                    request.server_id, request.destination_node),
+                    server.host)
+                outcome = self._follow_live(tracker, timeout)
+            finally:
+                tracker.unwatch()
         else:
             tracker.start(lambda: self.gateway.cold_migrate(
                 request.server_id, request.destination_node), server.host)
@@ -307,43 +320,64 @@ class Migrate(action_base.BaseAction):
     # -- live -------------------------------------------------------------
 
     def _live_verdict(self, tracker, source, started_at):
+        """The server decides: on the destination and idle is success.
+
+        Nova moves the server (host, task cleared) before it marks the
+        record completed, and the record then follows on its own; it is
+        read only to say why a migration ended with the server elsewhere.
+        """
         odd = tracking.Grace()
 
         def evaluate(look):
-            early = tracker.before_the_record(look, source, started_at)
-            if early is not tracking.DECIDE:
-                return early
-            migration, server = look.migration, look.server
-            if migration.status == tracking.COMPLETED and look.settled:
-                if tracker.on_destination(server, source) and \
-                        server.status in tracking.LIVE_OK_STATUSES:
-                    return tracking.Outcome(
-                        True, 'live migrated from %s to %s (migration %s)'
-                        % (source, server.host, migration.id), look)
-                # Nova updates the record and the server in separate steps.
-                if odd.expired(look.at):
-                    return tracking.Outcome(
-                        False, 'live migration from %s ended but %s'
-                        % (source, tracker.describe(look)), look)
-                return None
-            if migration.status in tracking.FAILED and look.settled:
+            if look.server_gone:
                 return tracking.Outcome(
-                    False, 'live migration from %s to %s failed: %s'
-                    % (source, tracker.request.destination_label,
-                       tracker.describe(look)), look)
-            if server.status == 'ERROR' and look.settled:
+                    False, 'the server was deleted during its live '
+                    'migration from %s' % source, look)
+            server = look.server
+            if server is None or server.task_state is not None:
+                return None
+            if tracker.on_destination(server, source):
+                if server.status in tracking.LIVE_OK_STATUSES:
+                    if tracker.schedule is not None:
+                        tracker.schedule.landed(tracker.wall())
+                    tracker.completed()
+                    number = (' (migration %s)' % tracker.migration_id
+                              if tracker.migration_id else '')
+                    return tracking.Outcome(
+                        True, 'live migrated from %s to %s%s'
+                        % (source, server.host, number), look)
+                return tracking.Outcome(
+                    False, 'live migration from %s ended but %s'
+                    % (source, tracker.describe(look)), look)
+            if server.status == 'ERROR':
                 return tracking.Outcome(
                     False, 'live migration from %s failed: %s'
                     % (source, tracker.describe(look)), look)
-            return None
+            # Idle on the source: Nova ended the move without moving the
+            # server. Its record says why, once it has caught up.
+            record = tracker.final_record()
+            look = dataclasses.replace(look, migration=record)
+            lagging = (record is None
+                       or record.status in tracking.LIVE_IN_PROGRESS)
+            if lagging and not odd.expired(look.at):
+                return None
+            if record is None:
+                return tracking.Outcome(
+                    False, 'Nova accepted the live migration request but '
+                    'never started it; %s' % tracker.describe(look), look)
+            return tracking.Outcome(
+                False, 'live migration from %s to %s failed: %s'
+                % (source, tracker.request.destination_label,
+                   tracker.describe(look)), look)
         return evaluate
 
     def _follow_live(self, tracker, timeout):
         source = self._source
         evaluate = self._live_verdict(tracker, source, tracker.clock())
         try:
-            return tracker.wait(evaluate, timeout,
-                                'live migration of %s' % tracker.request.label)
+            return tracker.wait_live(
+                evaluate, timeout,
+                'live migration of %s' % tracker.request.label, source)
         except waiting.WaitCancelled:
             return self._stopped_by_abort(self._stop_live(tracker))
         except waiting.WaitTimeout as e:
@@ -655,6 +689,8 @@ class Migrate(action_base.BaseAction):
             migration completed anyway
         """
         self._cancel.set()
+        if self._tracker is not None:
+            self._tracker.interrupt()
         with self._lock:
             executing = self._executing
         if executing:
@@ -739,6 +775,19 @@ class Migrate(action_base.BaseAction):
             return
         request = self.request
         tracker.cancel = None
+        if self._succeeded and request.live:
+            # execute saw the server land; Nova completes the record
+            # on its own. Only the placement is left to check.
+            look = tracker.last_look
+            if look is None or look.server is None or \
+                    tracker.clock() - look.at > POST_CONDITION_REUSE:
+                look = tracker.server_look()
+            if look.server_gone or not tracker.on_destination(
+                    look.server, self._source):
+                raise exceptions.ActionFailed(
+                    'Server %s: reported migrated, but %s'
+                    % (request.label, tracker.describe(look)))
+            return
         look = tracker.look(with_server=True)
         migration = look.migration
         in_progress = migration is not None and (

@@ -27,6 +27,7 @@ did not act on (connection refused, 409 Conflict) is retried.
 import dataclasses
 import threading
 import time
+import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
 from novaclient import api_versions
@@ -64,7 +65,10 @@ class ServerView:
 
     @classmethod
     def from_nova(cls, server):
-        info = server.to_dict()
+        return cls.from_dict(server.to_dict())
+
+    @classmethod
+    def from_dict(cls, info):
         flavor = info.get('flavor') or {}
         fault = info.get('fault') or {}
         return cls(
@@ -83,6 +87,11 @@ class ServerView:
     @property
     def size_gib(self):
         return self.ram_mb / 1024.0 + self.disk_gb
+
+    @property
+    def deleted(self):
+        # A changes-since listing includes deleted servers with this status.
+        return self.status in ('DELETED', 'SOFT_DELETED')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,6 +254,18 @@ class _VersionCache(object):
 _VERSIONS = _VersionCache()
 
 
+def _next_page(links):
+    """The path of the next page of a paginated listing, if any."""
+    for link in links or ():
+        if link.get('rel') == 'next':
+            parts = urllib.parse.urlsplit(link['href'])
+            path = parts.path
+            # The compute endpoint's own path prefix is added by the client.
+            index = path.find('/servers/')
+            return path[index:] + ('?' + parts.query if parts.query else '')
+    return None
+
+
 class NovaGateway(object):
     """The Nova API as the action uses it.
 
@@ -258,6 +279,7 @@ class NovaGateway(object):
         self._settings = settings
         self._client = client
         self._lock = threading.Lock()
+        self.endpoint = settings.endpoint_override
 
     # -- client and microversion ------------------------------------------
 
@@ -288,6 +310,7 @@ class NovaGateway(object):
             'find the compute endpoint', self._session.get_endpoint,
             service_type=_SERVICE_TYPE, interface=self._settings.interface,
             region_name=self._settings.region_name)
+        self.endpoint = endpoint
         version = _VERSIONS.get(endpoint)
         if version is None:
             version = self._read(
@@ -409,6 +432,39 @@ class NovaGateway(object):
                 self.client.server_migrations.get, server_id, migration_id))
         except nova_exceptions.NotFound:
             return None
+
+    def list_live_migrations_in_progress(self, server_id):
+        """The server's live migrations in progress, with their figures.
+
+        GET /servers/{id}/migrations answers only for migrations in
+        progress, each with its memory and disk progress figures.
+        """
+        records = self._read(
+            'list the live migrations of server %s' % server_id,
+            self.client.server_migrations.list, server_id)
+        views = [MigrationView.from_nova(m) for m in records]
+        return sorted(views, key=lambda m: m.id, reverse=True)
+
+    def list_changed_servers(self, since):
+        """Servers of all projects changed at or after ``since``.
+
+        One request answers for every server the process follows;
+        deleted servers are included (status DELETED).
+
+        :param since: ISO 8601 UTC time, as Nova's changes-since takes it
+        :returns: a list of ``ServerView``
+        """
+        url = '/servers/detail?%s' % urllib.parse.urlencode(
+            {'all_tenants': 1, 'changes-since': since})
+        views = []
+        while url:
+            _response, body = self._read(
+                'list the servers changed since %s' % since,
+                self.client.client.get, url)
+            views.extend(ServerView.from_dict(s)
+                         for s in body.get('servers', ()))
+            url = _next_page(body.get('servers_links'))
+        return views
 
     # -- writes -----------------------------------------------------------
 

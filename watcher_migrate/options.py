@@ -40,11 +40,20 @@ MIGRATION_OPTS = [
     cfg.FloatOpt(
         'poll_interval_max', default=5.0, min=0.1,
         help='Longest interval, in seconds, between two polls of a '
-             'migration while its end cannot be predicted. The interval '
-             'returns to poll_interval_min when the memory copy of a live '
-             'migration starts; from then on the progress figures Nova '
-             'reports predict the end, and the next poll comes shortly '
-             'before it (at most 6 x poll_interval_max later).'),
+             'migration while its end cannot be predicted. Once the '
+             'memory copy of a live migration runs, two of the progress '
+             'figures Nova reports give its rate, and the next poll comes '
+             'when the copy is predicted to end (at most 6 x '
+             'poll_interval_max later, to notice a failure).'),
+    cfg.BoolOpt(
+        'shared_tracking', default=True,
+        help='Follow the servers of all migrations in progress in this '
+             'process with one shared request (GET /servers/detail with '
+             'changes-since, all projects) instead of one request per '
+             'migration, so the load on Nova does not grow with the number '
+             'of concurrent migrations. Needs the right to list all '
+             "projects' servers (admin); without it each action falls "
+             'back to reading its own server.'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '

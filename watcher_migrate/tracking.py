@@ -20,12 +20,15 @@ wait through ``waiting.wait_for`` with a predicate for the answer it wants.
 """
 
 import dataclasses
+import threading
 import time
 
 from oslo_log import log
 
+from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
+from watcher_migrate import server_feed
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
@@ -71,6 +74,10 @@ RECORDS_AGREE_GRACE = 10.0
 # While a migration is in progress the server is read at least every this
 # many poll_interval_max (10 s by default), to notice it deleted or ERROR.
 SERVER_CHECK_POLLS = 2
+# The first look at a live migration comes this many poll_interval_min
+# after the request (at most end_prediction.FIRST_LOOK): before, Nova is
+# still scheduling and preparing it.
+FIRST_LOOK_FLOORS = 5
 
 
 class Grace(object):
@@ -150,13 +157,24 @@ class MigrationTracker(object):
     """
 
     def __init__(self, gateway, request, settings, cancel=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, wall=time.time):
         self.gateway = gateway
         self.request = request
         self.settings = settings
         self.cancel = cancel
         self.clock = clock
+        self.wall = wall
         self.marker = None
+        # Set by the shared feed when it learns news of our server, and by
+        # interrupt(): either ends a sleep between looks.
+        self.wake = threading.Event()
+        self._feed = None
+        self._sub = None
+        self._started_wall = wall()
+        self.last_look = None
+        self.schedule = None
+        self._last_record = None
+        self._source = None
         self.migration_id = None
         self._record_type = (LIVE_RECORD_TYPE if request.live
                              else COLD_RECORD_TYPE)
@@ -186,12 +204,22 @@ class MigrationTracker(object):
                     return migration
             return None
         for migration in migrations:  # newest first
-            if migration.id <= self.marker:
+            if self.marker is not None and migration.id <= self.marker:
+                break
+            if self.marker is None and not self._created_since_start(
+                    migration):
                 break
             if migration.migration_type in (None, self._record_type):
                 self.migration_id = migration.id
                 return migration
         return None
+
+    def _created_since_start(self, migration):
+        # Without a marker, ours is the newest record created after we
+        # asked for the move (Nova's clocks and ours agree within slack).
+        created, _fine = end_prediction.parse_nova_time(migration.created_at)
+        return created is None or (
+            created >= self._started_wall - server_feed.CLOCK_SLACK)
 
     def look(self, with_server=None):
         """Read our migration and, when it matters, the server.
@@ -247,6 +275,7 @@ class MigrationTracker(object):
         the busy task is not our own earlier request.
         """
         self._started_at = self.clock()
+        self._started_wall = self.wall()
         deadline = self._started_at + self.settings.api_retry_timeout
         schedule = waiting.PollSchedule(0.5, 5.0)
         while True:
@@ -283,6 +312,129 @@ class MigrationTracker(object):
                 return False
             time.sleep(0.5)
 
+    # -- the shared view of the server -----------------------------------
+
+    def watch(self, server):
+        """Follow the server through the process's shared feed.
+
+        :param server: the ServerView the action last read
+        """
+        if not self.settings.shared_tracking or not self.gateway.endpoint:
+            return
+        self._feed = server_feed.FEEDS.feed_for(
+            self.gateway.endpoint, self.settings.poll_interval_min)
+        self._sub = self._feed.subscribe(self.request.server_id, server,
+                                         self.wake)
+
+    def unwatch(self):
+        if self._sub is not None:
+            self._feed.unsubscribe(self._sub)
+            self._sub = None
+
+    def interrupt(self):
+        """End the current sleep between looks (abort, shutdown)."""
+        self.wake.set()
+
+    def server_look(self):
+        """The server as it is now; the migration as last read."""
+        now = self.clock()
+        sub = self._sub
+        if sub is not None and sub.news and \
+                sub.news_at >= self._started_at:
+            # The feed brought this while we slept: as fresh as a request.
+            sub.news = False
+            server, gone = sub.view, sub.gone
+        elif sub is not None:
+            try:
+                self._feed.fresh(sub, self.gateway.list_changed_servers)
+                sub.news = False
+                server, gone = sub.view, sub.gone
+            except exceptions.MigrateError:
+                raise
+            except Exception as e:
+                # E.g. a policy that forbids listing all projects' servers.
+                LOG.warning('Server %s: the shared view of servers is not '
+                            'available (%s); reading the server alone',
+                            self.request.label, e)
+                self.unwatch()
+                return self.server_look()
+        else:
+            server = self.gateway.get_server(self.request.server_id)
+            gone = server is None
+        self._server_read_at = now
+        return Look(migration=self._last_record, server=server,
+                    server_gone=gone, at=now)
+
+    def live_look(self):
+        """A look at a live migration: its figures or the server.
+
+        Before the copy's end is predictable, the server's migrations in
+        progress are read (they carry the figures); a record no longer
+        running hands over to the server. Otherwise the server is read,
+        which is what decides, through the shared feed.
+        """
+        schedule = self.schedule
+        if schedule.wants_figures() and self.clock() - self._server_read_at \
+                < self._server_check_interval:
+            records = self.gateway.list_live_migrations_in_progress(
+                self.request.server_id)
+            ours = self._ours_in_progress(records)
+            if ours is not None:
+                self._last_record = ours
+                self._last_status = ours.status
+                if ours.status != 'post-migrating':
+                    schedule.predictor.add(ours)
+                    return Look(migration=ours, at=self.clock())
+        return self.server_look()
+
+    def _ours_in_progress(self, records):
+        for record in records:  # newest first
+            if self.migration_id is not None:
+                if record.id == self.migration_id:
+                    return record
+            elif record.source_compute in (None, self._source) and \
+                    self._created_since_start(record):
+                self.migration_id = record.id
+                return record
+        return None
+
+    def final_record(self):
+        """Our migration record, read now (for why a move ended)."""
+        record = self._ours(self.gateway.list_migrations(
+            self.request.server_id))
+        if record is not None:
+            self._last_record = record
+            self._last_status = record.status
+        return record
+
+    def wait_live(self, evaluate, timeout, what, source):
+        """Follow a live migration until ``evaluate`` answers."""
+        self._source = source
+        if self.schedule is None:
+            self.schedule = end_prediction.LiveSchedule(
+                self.settings.poll_interval_min,
+                self.settings.poll_interval_max, wall=self.wall)
+        return waiting.wait_for(
+            self._outage_tolerant(self.live_look), evaluate, self.schedule,
+            deadline=self.clock() + timeout, cancel=self.cancel,
+            what=what, clock=self.clock, on_poll=self._remember_look,
+            wake=self.wake,
+            first_delay=min(
+                end_prediction.FIRST_LOOK,
+                FIRST_LOOK_FLOORS * self.settings.poll_interval_min))
+
+    def completed(self):
+        """Record in ``latest`` that the migration ended well."""
+        self.latest = dataclasses.replace(
+            self.latest, phase=COMPLETED,
+            percent=100 if self.latest.percent is not None else None,
+            memory_processed_bytes=self.latest.memory_total_bytes,
+            elapsed=self.clock() - self._started_at)
+
+    def _remember_look(self, look):
+        self.last_look = look
+        self.log_progress(look)
+
     # -- waiting ----------------------------------------------------------
 
     def wait(self, evaluate, timeout, what, on_poll=None):
@@ -306,13 +458,18 @@ class MigrationTracker(object):
             on_poll=on_poll or self.log_progress)
 
     def _look_through_outages(self):
-        try:
-            return self.look()
-        except exceptions.NovaUnavailable as e:
-            LOG.warning('Server %s: %s; still following migration %s',
-                        self.request.label, e, self.migration_id)
-            self._last_status = None
-            return Look(at=self.clock(), unreachable=True)
+        return self._outage_tolerant(self.look)()
+
+    def _outage_tolerant(self, look):
+        def tolerant():
+            try:
+                return look()
+            except exceptions.NovaUnavailable as e:
+                LOG.warning('Server %s: %s; still following migration %s',
+                            self.request.label, e, self.migration_id)
+                self._last_status = None
+                return Look(at=self.clock(), unreachable=True)
+        return tolerant
 
     def _eta(self, look):
         """Seconds until a running live migration should end, if known."""

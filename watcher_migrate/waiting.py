@@ -90,7 +90,8 @@ class PollSchedule(object):
 
 
 def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,
-             what='wait', clock=time.monotonic, on_poll=None):
+             what='wait', clock=time.monotonic, on_poll=None, wake=None,
+             first_delay=0.0):
     """Poll until ``evaluate`` gives a verdict.
 
     :param poll: ``f()`` -> an observation (may raise: errors propagate)
@@ -100,9 +101,20 @@ def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,
         raised, or None to wait for ever (callers always give one)
     :param cancel: a ``threading.Event``; once set, ``WaitCancelled``
     :param on_poll: ``f(observation)`` called after each poll (progress)
+    :param wake: a ``threading.Event`` that ends a sleep early (news of
+        what is polled, or a cancel): the next poll comes at once
+    :param first_delay: seconds before the first poll (nothing to see yet)
     :returns: the verdict
     """
     start = clock()
+    if first_delay > 0:
+        if wake is not None:
+            wake.wait(first_delay)
+            wake.clear()
+        elif cancel is not None:
+            cancel.wait(first_delay)
+        else:
+            time.sleep(first_delay)
     while True:
         observation = poll()
         if on_poll is not None:
@@ -118,7 +130,12 @@ def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,
         delay = schedule.next_delay(observation)
         if deadline is not None:
             delay = min(delay, max(0.0, deadline - now))
-        if cancel is not None:
+        if wake is not None:
+            wake.wait(delay)
+            wake.clear()
+            if cancel is not None and cancel.is_set():
+                raise WaitCancelled(what, observation)
+        elif cancel is not None:
             if cancel.wait(delay):
                 raise WaitCancelled(what, observation)
         else:

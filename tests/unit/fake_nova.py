@@ -38,8 +38,9 @@ class Migration:
 class FakeNova(object):
     """Records every call; ``writes`` lists the write calls in order."""
 
-    def __init__(self, host='compute-1', status='ACTIVE'):
-        self.server = dict(id='s-1', name='web-1', status=status,
+    def __init__(self, host='compute-1', status='ACTIVE',
+                 server_id='0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'):
+        self.server = dict(id=server_id, name='web-1', status=status,
                            task_state=None, host=host, fault=None,
                            ram_mb=1024, disk_gb=1)
         self.server_exists = True
@@ -61,6 +62,7 @@ class FakeNova(object):
         self.cold_steps = list(COLD_STEPS)
         self.lock = threading.Lock()
         self.original_status = status
+        self.endpoint = 'fake-nova://%d' % id(self)
 
     # -- reads ------------------------------------------------------------
 
@@ -88,6 +90,29 @@ class FakeNova(object):
                 id=m.id, status=m.status, migration_type=m.kind,
                 source_compute=m.source, dest_compute=m.dest)
                 for m in reversed(self.migrations)]
+
+    def list_changed_servers(self, since):
+        with self.lock:
+            self.reads += 1
+            self.server_reads += 1
+            for migration in self.migrations:
+                self._advance(migration)
+            if not self.server_exists:
+                return [nova_gateway.ServerView(
+                    **dict(self.server, status='DELETED'))]
+            return [nova_gateway.ServerView(**self.server)]
+
+    def list_live_migrations_in_progress(self, server_id):
+        with self.lock:
+            self.reads += 1
+            for migration in self.migrations:
+                self._advance(migration)
+            return [nova_gateway.MigrationView(
+                id=m.id, status=m.status, migration_type=m.kind,
+                source_compute=m.source, dest_compute=m.dest)
+                for m in reversed(self.migrations)
+                if m.kind == 'live-migration' and m.status in (
+                    'queued', 'preparing', 'running', 'post-migrating')]
 
     def get_live_migration(self, server_id, migration_id):
         self.reads += 1

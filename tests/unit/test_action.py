@@ -232,16 +232,19 @@ def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
 
 def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
     migrate = make(nova)
-    original = nova.list_migrations
     outage = {'polls': 3}
 
-    def failing_then_back(server_id):
-        if nova.migrations and outage['polls']:
-            outage['polls'] -= 1
-            raise exceptions.NovaUnavailable('compute API kept failing')
-        return original(server_id)
+    def failing_then_back(original):
+        def read(*args):
+            if nova.migrations and outage['polls']:
+                outage['polls'] -= 1
+                raise exceptions.NovaUnavailable('compute API kept failing')
+            return original(*args)
+        return read
 
-    nova.list_migrations = failing_then_back
+    for name in ('list_migrations', 'list_changed_servers',
+                 'list_live_migrations_in_progress'):
+        setattr(nova, name, failing_then_back(getattr(nova, name)))
     assert migrate.execute() is True
     assert outage['polls'] == 0
     assert nova.server['host'] == 'compute-2'
@@ -250,13 +253,13 @@ def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
 def test_a_deleted_server_fails_the_migration(nova):
     nova.live_end = 'stuck'
     migrate = make(nova)
-    original = nova.list_migrations
+    original = nova.live_migrate
 
-    def delete_then_list(server_id):
+    def migrate_then_delete(server_id, host):
+        original(server_id, host)
         nova.server_exists = False
-        return original(server_id)
 
-    nova.list_migrations = delete_then_list
+    nova.live_migrate = migrate_then_delete
     with pytest.raises(exceptions.ActionFailed, match='deleted'):
         migrate.execute()
 
@@ -343,7 +346,17 @@ def test_post_condition_is_safe_when_nothing_ran(nova):
     assert nova.reads == 0 and nova.writes == []
 
 
-def test_post_condition_detects_a_server_moved_away_after_success(nova):
+def test_post_condition_right_after_a_live_success_reads_nothing(nova):
+    migrate = make(nova)
+    migrate.execute()
+    reads = nova.reads
+    migrate.post_condition()
+    assert nova.reads == reads
+
+
+def test_post_condition_detects_a_server_moved_away_after_success(
+        nova, monkeypatch):
+    monkeypatch.setattr(action, 'POST_CONDITION_REUSE', 0.0)
     migrate = make(nova)
     migrate.execute()
     nova.server['host'] = 'compute-3'

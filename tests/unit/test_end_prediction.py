@@ -1,0 +1,132 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Predicting the end of a live migration's copy, and looking then."""
+
+import datetime
+
+from watcher_migrate import end_prediction
+from watcher_migrate import nova_gateway
+
+GIB = 1 << 30
+T0 = 1800000000.25  # Nova writes microseconds (sqlite, MySQL fsp)
+
+
+def record(at, remaining, status='running', total=2 * GIB, fraction=True):
+    if not fraction:
+        at = int(at)
+    stamp = datetime.datetime.fromtimestamp(
+        at, datetime.timezone.utc).strftime(
+            '%Y-%m-%dT%H:%M:%S.%f' if fraction else '%Y-%m-%dT%H:%M:%S')
+    return nova_gateway.MigrationView(
+        id=7, status=status, memory_total_bytes=total,
+        memory_remaining_bytes=remaining, updated_at=stamp)
+
+
+def test_nova_timestamps_are_read_as_utc_with_or_without_fractions():
+    assert end_prediction.parse_nova_time('2027-01-15T08:00:00.500000') == (
+        1800000000.5, True)
+    assert end_prediction.parse_nova_time('2027-01-15T08:00:00Z') == (
+        1800000000.0, False)
+    assert end_prediction.parse_nova_time('2027-01-15T08:00:00+00:00') == (
+        1800000000.0, False)
+    assert end_prediction.parse_nova_time(None) == (None, False)
+
+
+def test_two_readings_give_the_end_of_the_copy():
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, 2 * GIB - GIB // 10))
+    predictor.add(record(T0 + 2, 2 * GIB - 3 * GIB // 10))
+    # 0.2 GiB in 2 s: 1.7 GiB left takes 17 s more.
+    assert abs(predictor.end() - (T0 + 2 + 17)) < 0.01
+
+
+def test_readings_too_close_in_time_predict_nothing():
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, GIB))
+    predictor.add(record(T0 + 0.5, GIB - 1000))
+    assert predictor.end() is None
+
+
+def test_a_copy_that_makes_no_progress_predicts_nothing():
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, GIB))
+    predictor.add(record(T0 + 5, GIB))
+    assert predictor.end() is None
+
+
+def test_a_record_without_figures_means_no_prediction_at_all():
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, None, total=0))
+    assert predictor.figures_missing
+
+
+def schedule_at(now, lag=0.3):
+    clock = [now]
+    schedule = end_prediction.LiveSchedule(
+        0.2, 5.0, wall=lambda: clock[0],
+        lag=end_prediction.FinishLag(initial=lag))
+    return schedule, clock
+
+
+def test_before_any_figure_the_looks_back_off_from_the_floor():
+    schedule, _ = schedule_at(T0)
+    delays = [schedule.next_delay(None) for _ in range(4)]
+    assert delays[0] == 0.2
+    assert delays == sorted(delays)
+    assert schedule.wants_figures()
+
+
+def test_once_the_end_is_known_the_next_look_comes_just_after_it():
+    schedule, clock = schedule_at(T0 + 3)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB - GIB // 10))
+    # 18 s of copy left from T0 + 2, plus the learned landing lag.
+    assert abs(schedule.next_delay(None) - (17 + 0.3)) < 0.01
+    assert not schedule.wants_figures()
+
+
+def test_a_far_end_is_not_waited_for_without_a_look_in_between():
+    schedule, _ = schedule_at(T0 + 2)
+    schedule.predictor.add(record(T0, 100 * GIB))
+    schedule.predictor.add(record(T0 + 2, 100 * GIB - GIB // 10))
+    assert schedule.next_delay(None) == end_prediction.MAX_CAPS * 5.0
+
+
+def test_a_look_at_the_end_that_comes_too_early_learns_and_reads_again():
+    schedule, clock = schedule_at(T0 + 2)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+    schedule.next_delay(None)
+    clock[0] = T0 + 6
+    schedule.next_delay(None)
+    assert schedule.lag.seconds > 0.3
+    assert schedule.wants_figures()
+
+
+def test_a_look_at_the_end_that_finds_the_server_landed_shortens_the_lag():
+    schedule, clock = schedule_at(T0 + 2)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+    schedule.next_delay(None)
+    schedule.landed(T0 + 4.3)
+    assert schedule.lag.seconds < 0.3
+
+
+def test_coarse_timestamps_are_approached_not_trusted():
+    schedule, _ = schedule_at(int(T0) + 2)
+    schedule.predictor.add(record(T0, GIB, fraction=False))
+    schedule.predictor.add(record(T0 + 2, GIB - GIB // 10,
+                                  fraction=False))
+    assert not schedule.predictor.precise
+    # 18 s left: look 10 % of it early, then refine.
+    assert abs(schedule.next_delay(None) - 18 * 0.9) < 0.01

@@ -1,0 +1,183 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""When a live migration will end, and so when to look at it.
+
+Nova reports a running live migration's memory figures with the time it
+wrote them (the record's ``updated_at``). Two such points give the copy
+rate, hence the moment the copy ends; the server then lands on the
+destination after Nova's post-copy steps, a lag this process learns from
+the migrations it has followed. ``LiveSchedule`` turns that into as few
+looks as possible: figures until the end is known, one look when it is
+due, and backoff where Nova gives no figures.
+"""
+
+import datetime
+import threading
+
+# Nova's conductor, scheduler and the destination's preparation take
+# about this long before a copy can have begun: the first look waits.
+FIRST_LOOK = 1.0
+# Between the two figures that give the rate: at least this much of
+# Nova's time, so that timing noise is small against it.
+MIN_SPAN = 1.0
+# Nova's clock times its figures; seconds-only timestamps (MySQL) make a
+# prediction this uncertain, so it is approached instead of trusted.
+COARSE_MARGIN = 0.1
+# Look at least every this many times poll_interval_max while the copy
+# runs, however far its predicted end: a failure must not go unseen.
+MAX_CAPS = 6
+
+
+def parse_nova_time(text):
+    """Nova's ISO 8601 UTC timestamp -> (epoch seconds, has fractions)."""
+    if not text:
+        return None, False
+    text = text.rstrip('Z')
+    if '+' in text[10:]:
+        text = text[:10] + text[10:].split('+', 1)[0]
+    for layout in ('%Y-%m-%dT%H:%M:%S.%f', '%Y-%m-%dT%H:%M:%S'):
+        try:
+            moment = datetime.datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp(), moment.microsecond != 0
+    return None, False
+
+
+class FinishLag(object):
+    """Seconds from the predicted end of the copy to the server's landing.
+
+    Learned per process: a look that came too early lengthens it, one that
+    found the server already landed shortens it, so it settles where the
+    first look after the copy usually finds the migration done.
+    """
+
+    def __init__(self, initial=0.3, low=0.05, high=5.0):
+        self._lock = threading.Lock()
+        self.seconds = initial
+        self.low = low
+        self.high = high
+
+    def too_early(self):
+        with self._lock:
+            self.seconds = min(self.high, self.seconds * 1.5 + 0.05)
+
+    def in_time(self):
+        with self._lock:
+            self.seconds = max(self.low, self.seconds * 0.9)
+
+
+FINISH_LAG = FinishLag()
+
+
+class EndPredictor(object):
+    """The predicted wall time at which a live migration's copy ends."""
+
+    def __init__(self):
+        self._points = []
+        self.precise = True
+        self.figures_missing = False
+
+    def add(self, migration):
+        """Take a reading of the migration record; True if it was new."""
+        if migration.status != 'running':
+            return False
+        if not migration.memory_total_bytes or \
+                migration.memory_remaining_bytes is None:
+            self.figures_missing = True
+            return False
+        at, fine = parse_nova_time(migration.updated_at)
+        if at is None:
+            self.figures_missing = True
+            return False
+        if self._points and at <= self._points[-1][0]:
+            return False
+        self.precise = self.precise and fine
+        self._points.append((at, migration.memory_remaining_bytes))
+        del self._points[:-3]
+        return True
+
+    @property
+    def readings(self):
+        return len(self._points)
+
+    def end(self):
+        """Predicted wall time of the end of the copy, or None."""
+        if len(self._points) < 2:
+            return None
+        (t0, r0), (t1, r1) = self._points[0], self._points[-1]
+        if t1 - t0 < MIN_SPAN or r1 >= r0:
+            return None
+        return t1 + r1 / ((r0 - r1) / (t1 - t0))
+
+
+class LiveSchedule(object):
+    """Which look comes next for a live migration, and when.
+
+    ``wants_figures()`` says whether the next look reads the migration's
+    progress figures (per server) or the server (through the shared
+    feed); ``next_delay(look)`` how long to sleep before it.
+    """
+
+    def __init__(self, floor, cap, wall, predictor=None, lag=FINISH_LAG):
+        self.floor = floor
+        self.cap = max(cap, floor)
+        self.wall = wall
+        self.predictor = predictor or EndPredictor()
+        self.lag = lag
+        self._interval = None
+        self._target = None     # the wall time of the look at the end
+        self._overdue = False   # the look at the end came too early
+
+    def wants_figures(self):
+        if self.predictor.figures_missing:
+            return False
+        return self.predictor.end() is None or self._overdue
+
+    def _backoff(self):
+        self._interval = (self.floor if self._interval is None
+                          else min(self.cap, self._interval * 1.6))
+        return self._interval
+
+    def next_delay(self, look):
+        now = self.wall()
+        if self._target is not None and now >= self._target:
+            # The look meant for the end found the migration still going.
+            self._target = None
+            self._overdue = True
+            self.lag.too_early()
+        end = self.predictor.end()
+        if end is None:
+            if self.predictor.readings == 1:
+                # One figure so far: the next makes the rate.
+                return max(self.floor, MIN_SPAN)
+            return self._backoff()
+        if self.predictor.precise:
+            target = end + self.lag.seconds
+        else:
+            target = end - COARSE_MARGIN * max(0.0, end - now)
+        if target - now <= self.floor:
+            # Due now: look soon and, if still copying, refine the figures.
+            return self._backoff()
+        self._overdue = False
+        self._interval = None
+        self._target = target
+        return min(target - now, MAX_CAPS * self.cap)
+
+    def landed(self, at):
+        """The server was seen on the destination at wall time ``at``."""
+        if self._target is None and not self._overdue:
+            return
+        if self._target is not None and at >= self._target:
+            self.lag.in_time()
