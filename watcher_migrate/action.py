@@ -261,8 +261,6 @@ class Migrate(action_base.BaseAction):
         self._source = server.host
         tracker = tracking.MigrationTracker(
             self.gateway, request, self.settings, cancel=self._cancel)
-        if not request.live:
-            tracker.remember_existing()
         self._tracker = tracker
         if self._cancel.is_set():
             tracker.interrupt()
@@ -270,20 +268,21 @@ class Migrate(action_base.BaseAction):
         LOG.info('Server %s: starting %s migration from %s to %s '
                  '(timeout %d s)', request.label, request.migration_type,
                  server.host, request.destination_label, timeout)
-        if request.live:
-            # Subscribed before the request, so no change after it is missed.
-            tracker.watch(server)
-            try:
+        # Subscribed before the request, so no change after it is missed.
+        tracker.watch(server)
+        try:
+            if request.live:
                 tracker.start(lambda: self.gateway.live_migrate(
                     request.server_id, request.destination_node),
                     server.host)
                 outcome = self._follow_live(tracker, timeout)
-            finally:
-                tracker.unwatch()
-        else:
-            tracker.start(lambda: self.gateway.cold_migrate(
-                request.server_id, request.destination_node), server.host)
-            outcome = self._follow_cold(tracker, timeout, server.status)
+            else:
+                tracker.start(lambda: self.gateway.cold_migrate(
+                    request.server_id, request.destination_node),
+                    server.host)
+                outcome = self._follow_cold(tracker, timeout, server.status)
+        finally:
+            tracker.unwatch()
         if not outcome.ok:
             LOG.error('Server %s: %s', request.label, outcome.reason)
             raise exceptions.ActionFailed(
@@ -346,10 +345,14 @@ class Migrate(action_base.BaseAction):
                     return tracking.Outcome(
                         True, 'live migrated from %s to %s%s'
                         % (source, server.host, number), look)
+                look = dataclasses.replace(
+                    look, migration=tracker.final_record())
                 return tracking.Outcome(
                     False, 'live migration from %s ended but %s'
                     % (source, tracker.describe(look)), look)
             if server.status == 'ERROR':
+                look = dataclasses.replace(
+                    look, migration=tracker.final_record())
                 return tracking.Outcome(
                     False, 'live migration from %s failed: %s'
                     % (source, tracker.describe(look)), look)
@@ -492,27 +495,49 @@ class Migrate(action_base.BaseAction):
     # -- cold -------------------------------------------------------------
 
     def _cold_verdict(self, tracker, source, started_at):
+        """The server decides, as for live.
+
+        VERIFY_RESIZE on the destination is 'resized', its original status
+        there (confirmed by Nova's resize_confirm_window) 'confirmed';
+        idle anywhere else is a failure whose reason the record gives.
+        """
+        odd = tracking.Grace()
+
         def evaluate(look):
-            early = tracker.before_the_record(look, source, started_at)
-            if early is not tracking.DECIDE:
-                return early
-            migration, server = look.migration, look.server
-            status = migration.status
-            if status == tracking.FINISHED and \
-                    server.status == tracking.VERIFY_RESIZE and look.settled:
-                return tracking.Outcome(True, 'resized', look)
-            if status == tracking.CONFIRMED and look.settled and \
-                    tracker.on_destination(server, source):
-                # Confirmed by Nova's resize_confirm_window or an operator.
-                return tracking.Outcome(True, 'confirmed', look)
-            if look.settled and (status in tracking.FAILED
-                                 or status == tracking.REVERTED
-                                 or server.status == 'ERROR'):
+            if look.server_gone:
+                return tracking.Outcome(
+                    False, 'the server was deleted during its cold '
+                    'migration from %s' % source, look)
+            server = look.server
+            if server is None or server.task_state is not None:
+                return None
+            if tracker.on_destination(server, source):
+                if server.status == tracking.VERIFY_RESIZE:
+                    return tracking.Outcome(True, 'resized', look)
+                if server.status in tracking.COLD_OK_STATUSES:
+                    return tracking.Outcome(True, 'confirmed', look)
+            if server.status == 'ERROR':
+                look = dataclasses.replace(
+                    look, migration=tracker.final_record())
                 return tracking.Outcome(
                     False, 'cold migration from %s to %s failed: %s'
                     % (source, tracker.request.destination_label,
                        tracker.describe(look)), look)
-            return None
+            # Idle on the source: Nova gave the move up (rolled back).
+            record = tracker.final_record()
+            look = dataclasses.replace(look, migration=record)
+            lagging = (record is None
+                       or record.status in tracking.COLD_IN_PROGRESS)
+            if lagging and not odd.expired(look.at):
+                return None
+            if record is None:
+                return tracking.Outcome(
+                    False, 'Nova accepted the cold migration request but '
+                    'never started it; %s' % tracker.describe(look), look)
+            return tracking.Outcome(
+                False, 'cold migration from %s to %s failed: %s'
+                % (source, tracker.request.destination_label,
+                   tracker.describe(look)), look)
         return evaluate
 
     def _follow_cold(self, tracker, timeout, original_status):
@@ -520,7 +545,7 @@ class Migrate(action_base.BaseAction):
         evaluate = self._cold_verdict(tracker, source, tracker.clock())
         what = 'cold migration of %s' % tracker.request.label
         try:
-            outcome = tracker.wait(evaluate, timeout, what)
+            outcome = tracker.wait_server(evaluate, timeout, what)
         except waiting.WaitCancelled:
             return self._stopped_by_abort(self._stop_cold(tracker, evaluate))
         except waiting.WaitTimeout as e:
@@ -554,50 +579,46 @@ class Migrate(action_base.BaseAction):
 
     def _confirm(self, tracker, source, original_status):
         request = tracker.request
-        odd = tracking.Grace()
 
         def evaluate(look):
-            migration = look.migration
             if look.server_gone:
                 return tracking.Outcome(
                     False, 'the server was deleted while its migration was '
                     'being confirmed', look)
-            if not look.settled:
-                return None
             server = look.server
-            if migration is None:
+            if server is None or server.task_state is not None:
                 return None
-            if migration.status == tracking.CONFIRMED:
-                if server.status == original_status and \
-                        tracker.on_destination(server, source):
-                    return tracking.Outcome(
-                        True, 'cold migrated from %s to %s and confirmed '
-                        '(migration %s), %s as before'
-                        % (source, server.host, migration.id,
-                           server.status), look)
-                # Nova marks the record confirmed before the server leaves
-                # VERIFY_RESIZE.
-                if odd.expired(look.at):
-                    return tracking.Outcome(
-                        False, 'cold migration confirmed but %s (was %s)'
-                        % (tracker.describe(look), original_status), look)
-                return None
-            if migration.status in tracking.FAILED or \
-                    server.status == 'ERROR':
+            if server.status == 'ERROR' or not tracker.on_destination(
+                    server, source):
+                # Failed, or reverted by someone else meanwhile.
+                look = dataclasses.replace(
+                    look, migration=tracker.final_record())
                 return tracking.Outcome(
                     False, 'confirming the cold migration from %s failed: %s'
                     % (source, tracker.describe(look)), look)
-            return None
+            if server.status == tracking.VERIFY_RESIZE:
+                return None
+            number = (' (migration %s)' % tracker.migration_id
+                      if tracker.migration_id else '')
+            if server.status == original_status:
+                return tracking.Outcome(
+                    True, 'cold migrated from %s to %s and confirmed%s, %s '
+                    'as before' % (source, server.host, number,
+                                   server.status), look)
+            return tracking.Outcome(
+                False, 'cold migration confirmed but %s (was %s)'
+                % (tracker.describe(look), original_status), look)
 
         self._send_confirm(tracker)
+        what = 'confirm of %s' % request.label
         try:
-            return tracker.wait(evaluate, self.settings.settle_timeout,
-                                'confirm of %s' % request.label)
+            return tracker.wait_server(evaluate, self.settings.settle_timeout,
+                                       what)
         except waiting.WaitCancelled:
             # Too late to go back: the confirm is on its way; finish it.
             tracker.cancel = None
-            return tracker.wait(evaluate, self.settings.settle_timeout,
-                                'confirm of %s' % request.label)
+            return tracker.wait_server(evaluate, self.settings.settle_timeout,
+                                       what)
         except waiting.WaitTimeout as e:
             return tracking.Outcome(
                 False, 'confirm of the cold migration was requested but Nova '
@@ -775,7 +796,7 @@ class Migrate(action_base.BaseAction):
             return
         request = self.request
         tracker.cancel = None
-        if self._succeeded and request.live:
+        if self._succeeded:
             # execute saw the server land; Nova completes the record
             # on its own. Only the placement is left to check.
             look = tracker.last_look

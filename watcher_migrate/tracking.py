@@ -431,6 +431,22 @@ class MigrationTracker(object):
             memory_processed_bytes=self.latest.memory_total_bytes,
             elapsed=self.clock() - self._started_at)
 
+    def wait_server(self, evaluate, timeout, what):
+        """Follow the server (through the shared feed) until an answer.
+
+        The interval backs off while the server's task stays the same and
+        starts again from the floor when it changes.
+        """
+        schedule = waiting.PollSchedule(
+            self.settings.poll_interval_min, self.settings.poll_interval_max,
+            phase=lambda look: look.server and (look.server.task_state,
+                                                look.server.status))
+        return waiting.wait_for(
+            self._outage_tolerant(self.server_look), evaluate, schedule,
+            deadline=self.clock() + timeout, cancel=self.cancel,
+            what=what, clock=self.clock, on_poll=self._remember_look,
+            wake=self.wake)
+
     def _remember_look(self, look):
         self.last_look = look
         self.log_progress(look)
@@ -535,7 +551,9 @@ class MigrationTracker(object):
             percent = look.server.progress
         else:
             percent = None
-        return Progress(phase=look.status or 'starting', percent=percent,
+        phase = look.status or (look.server is not None
+                                and look.server.task_state) or 'starting'
+        return Progress(phase=phase, percent=percent,
                         memory_processed_bytes=processed,
                         memory_total_bytes=total or 0,
                         elapsed=now - self._started_at)

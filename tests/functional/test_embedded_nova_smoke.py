@@ -165,7 +165,7 @@ def test_progress_figures_visible_while_running(cloud, nova):
 
     def progressing():
         migration = _running_migration(nova, server_id)
-        if migration and 0 < migration.memory_processed_bytes:
+        if migration and 0 < (migration.memory_processed_bytes or 0):
             return migration
         return None
 
