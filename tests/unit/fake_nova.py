@@ -70,6 +70,8 @@ class FakeNova(object):
         with self.lock:
             self.reads += 1
             self.server_reads += 1
+            for migration in self.migrations:
+                self._advance(migration)
             if not self.server_exists:
                 return None
             return nova_gateway.ServerView(**self.server)

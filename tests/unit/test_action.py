@@ -230,6 +230,26 @@ def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
     assert len([w for w in nova.writes if w[0] == 'live_migrate']) == 2
 
 
+def test_without_the_right_to_list_all_servers_each_action_reads_its_own(
+        nova):
+    def forbidden(since):
+        raise RuntimeError('HTTP 403: Policy does not allow all_tenants')
+
+    nova.list_changed_servers = forbidden
+    reads = nova.server_reads
+    assert make(nova).execute() is True
+    assert nova.server_reads > reads
+    assert nova.server['host'] == 'compute-2'
+
+
+def test_shared_tracking_off_reads_the_server_alone(nova):
+    def shared(since):
+        raise AssertionError('the shared listing must not be used')
+
+    nova.list_changed_servers = shared
+    assert make(nova, {'shared_tracking': False}).execute() is True
+
+
 def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
     migrate = make(nova)
     outage = {'polls': 3}
