@@ -23,11 +23,18 @@ starts its RPC server (on the ``fake:/`` transport), heartbeat and service
 monitor. Then, instead of waiting for the API, it casts
 ``launch_action_plan`` for each plan through ``ApplierAPI`` (what the API
 does when an operator starts a plan), waits until every plan is in a final
-state, stops the service and writes what it saw to ``--result-file``.
+state, stops the service and writes what it saw to ``--result-file``:
+the plans' final states, the wall time from launching the plans to all of
+them being final (``plans_wall_seconds``, with the epoch times
+``launched_at`` and ``finished_at``), and the applier process's CPU
+seconds (``getrusage(RUSAGE_SELF)``, user + system, every thread) in that
+window (``plans_cpu_seconds``) and since it started (``cpu_seconds``).
+The benchmark (bench/) reads them.
 """
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -100,6 +107,12 @@ def wait_for_plans(context, uuids, timeout):
         time.sleep(POLL_INTERVAL)
 
 
+def cpu_seconds():
+    """User + system CPU seconds of this process so far, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     watcher_service.prepare_service(
@@ -114,10 +127,17 @@ def main(argv=None):
     try:
         context = watcher_context.make_context(is_admin=True)
         api = rpcapi.ApplierAPI()
+        cpu_before = cpu_seconds()
+        result['launched_at'] = time.time()
+        started = time.monotonic()
         for uuid in args.action_plan:
             api.launch_action_plan(context, uuid)
         result['states'] = wait_for_plans(context, args.action_plan,
                                           args.timeout)
+        result['plans_wall_seconds'] = time.monotonic() - started
+        result['finished_at'] = time.time()
+        result['plans_cpu_seconds'] = cpu_seconds() - cpu_before
+        result['cpu_seconds'] = cpu_seconds()
     finally:
         applier.stop()
         with open(args.result_file, 'w') as handle:

@@ -51,9 +51,22 @@ BUILTIN_MIGRATE = 'migrate'
 APPLIER_HOST = 'watcher-applier-under-test'
 APPLIER_TIMEOUT = 300
 
-# What every run's [watcher_actions.nova_migrate] holds, before overrides.
+# What every run's [watcher_actions.nova_migrate] holds, before overrides:
+# fast polling for quick tests. REAL_DEFAULTS instead leaves the options
+# out, so that the plugin runs with its own defaults (the benchmark).
 PLUGIN_OPTIONS = {'poll_interval_min': 0.1, 'poll_interval_max': 1,
                   'settle_timeout': 60}
+REAL_DEFAULTS = {}
+
+# What every run's [nova] holds, before overrides: read by the built-in
+# migrate action. Watcher's own defaults are migration_interval = 5,
+# migration_max_retries = 180.
+NOVA_OPTIONS = {'migration_interval': 1, 'migration_max_retries': 120,
+                'http_retries': 1, 'http_retry_interval': 0.5}
+
+# Parallel actions of a plan really run in parallel (Watcher's default is
+# the number of CPUs).
+MAX_WORKERS = 4
 
 WATCHER_CONF = """\
 [DEFAULT]
@@ -71,8 +84,7 @@ connection = sqlite:///{database}
 workflow_engine = taskflow
 
 [watcher_workflow_engines.taskflow]
-# Parallel actions of a plan really run in parallel.
-max_workers = 4
+max_workers = {max_workers}
 
 [watcher_clients_auth]
 auth_type = password
@@ -88,10 +100,7 @@ project_domain_name = {cloud.project_domain_name}
 [nova]
 region_name = {cloud.region_name}
 valid_interfaces = public
-migration_interval = 1
-migration_max_retries = 120
-http_retries = 1
-http_retry_interval = 0.5
+{nova_options}
 
 [watcher_actions.{plugin}]
 {plugin_options}
@@ -187,15 +196,25 @@ class Deployment(object):
 
     # -- set-up, as the operator and the API would -------------------------
 
-    def write_conf(self, path, **plugin_options):
-        values = dict(PLUGIN_OPTIONS)
-        values.update(plugin_options)
+    def write_conf(self, path, plugin_options=None, nova_options=None,
+                   max_workers=MAX_WORKERS):
+        """Write a watcher.conf.
+
+        :param plugin_options: [watcher_actions.nova_migrate], in full
+            (default: PLUGIN_OPTIONS; REAL_DEFAULTS for none at all)
+        :param nova_options: [nova] besides the endpoint, in full
+            (default: NOVA_OPTIONS; {} for Watcher's defaults)
+        """
+        if plugin_options is None:
+            plugin_options = PLUGIN_OPTIONS
+        if nova_options is None:
+            nova_options = NOVA_OPTIONS
         with open(path, 'w') as handle:
             handle.write(WATCHER_CONF.format(
                 host=APPLIER_HOST, database=self.database, cloud=self.cloud,
-                plugin=NOVA_MIGRATE,
-                plugin_options='\n'.join('%s = %s' % item
-                                         for item in sorted(values.items()))))
+                plugin=NOVA_MIGRATE, max_workers=int(max_workers),
+                nova_options=_ini_lines(nova_options),
+                plugin_options=_ini_lines(plugin_options)))
         return path
 
     def create(self):
@@ -247,23 +266,45 @@ class Deployment(object):
 
     # -- the applier -------------------------------------------------------
 
-    def run_applier(self, mode, plans=(), **plugin_options):
+    def run_applier(self, mode, plans=(), plugin_defaults=None,
+                    nova_options=None, nova_defaults=None,
+                    max_workers=MAX_WORKERS, applier_timeout=APPLIER_TIMEOUT,
+                    **plugin_options):
         """Start an applier in ``mode``, run ``plans``, wait until it exits.
 
+        :param plugin_defaults: [watcher_actions.nova_migrate] before
+            ``plugin_options`` (default PLUGIN_OPTIONS, fast test values;
+            REAL_DEFAULTS: the plugin's own defaults)
+        :param nova_options: overrides for [nova] (e.g.
+            ``{'migration_interval': 5}``)
+        :param nova_defaults: [nova] before ``nova_options`` (default
+            NOVA_OPTIONS; {} for Watcher's own defaults)
+        :param max_workers: [watcher_workflow_engines.taskflow] max_workers
+        :param applier_timeout: seconds the run may take in all
         :param plugin_options: overrides for [watcher_actions.nova_migrate]
-        :returns: what the applier reported (applier_main.py)
+        :returns: what the applier reported (applier_main.py): the plans'
+            states, their wall time and the applier's CPU seconds
         :raises ApplierError: if it failed, hung or ran in the wrong mode
         """
         self._runs += 1
         name = 'applier-%02d-%s' % (self._runs, mode)
+        plugin_values = dict(PLUGIN_OPTIONS if plugin_defaults is None
+                             else plugin_defaults)
+        plugin_values.update(plugin_options)
+        nova_values = dict(NOVA_OPTIONS if nova_defaults is None
+                           else nova_defaults)
+        nova_values.update(nova_options or {})
         conf_file = self.write_conf(
-            os.path.join(self.directory, name + '.conf'), **plugin_options)
+            os.path.join(self.directory, name + '.conf'),
+            plugin_options=plugin_values, nova_options=nova_values,
+            max_workers=max_workers)
         log_file = os.path.join(self.directory, name + '.log')
         result_file = os.path.join(self.directory, name + '.json')
         output_file = os.path.join(self.directory, name + '.out')
         command = [self.python, APPLIER_MAIN, '--config-file', conf_file,
                    '--log-file', log_file, '--result-file', result_file,
-                   '--timeout', str(APPLIER_TIMEOUT - 60)]
+                   '--timeout', str(max(applier_timeout - 60,
+                                        applier_timeout * 0.8))]
         for plan in plans:
             command += ['--action-plan', plan.uuid]
         env = dict(os.environ)
@@ -273,9 +314,9 @@ class Deployment(object):
                 returncode = subprocess.run(
                     command, stdin=subprocess.DEVNULL, stdout=output,
                     stderr=subprocess.STDOUT, env=env,
-                    timeout=APPLIER_TIMEOUT).returncode
+                    timeout=applier_timeout).returncode
             except subprocess.TimeoutExpired:
-                returncode = 'killed after %d s' % APPLIER_TIMEOUT
+                returncode = 'killed after %d s' % applier_timeout
         if returncode != 0:
             raise ApplierError('applier exited with %s\n%s\n%s'
                                % (returncode, _tail(output_file),
@@ -311,6 +352,10 @@ class Deployment(object):
             return
         stored.description = description
         stored.save()
+
+
+def _ini_lines(values):
+    return '\n'.join('%s = %s' % item for item in sorted(values.items()))
 
 
 def _tail(path, lines=60):

@@ -63,8 +63,24 @@ class EmbeddedNova(object):
 
     def __init__(self, hosts=('host1', 'host2', 'host3'),
                  python=sys.executable, log_file=None, port=0,
-                 start_timeout=120):
+                 start_timeout=120, live_migration_slots=None):
+        """Describe the cloud; :meth:`start` boots it.
+
+        :param live_migration_slots: live migrations Nova runs at once.
+            The embedded computes share one process, so Nova's
+            process-wide live migration executor serves every host: with
+            the default None (Nova's default
+            ``max_concurrent_live_migrations = 1``) all live migrations of
+            the cloud queue behind one another. A benchmark of concurrent
+            migrations gives a number >= 1 here.
+        """
+        if live_migration_slots is not None and (
+                isinstance(live_migration_slots, bool) or
+                not isinstance(live_migration_slots, int) or
+                live_migration_slots < 1):
+            raise ValueError('live_migration_slots must be an integer >= 1')
         self.hosts = list(hosts)
+        self.live_migration_slots = live_migration_slots
         self.python = python
         self.log_file = log_file
         self.port = port
@@ -121,6 +137,8 @@ class EmbeddedNova(object):
         cmd = [self.python, '-m', 'watcher_migrate.embedded_nova',
                '--hosts', ','.join(self.hosts), '--port', str(self.port),
                '--ready-file', ready_file, '--parent-pid', str(os.getpid())]
+        if self.live_migration_slots is not None:
+            cmd += ['--live-migration-slots', str(self.live_migration_slots)]
         self._log_handle = open(self.log_file, 'ab')
         started = time.time()
         self._process = subprocess.Popen(

@@ -87,9 +87,10 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
 
     compute_driver = fake_driver.COMPUTE_DRIVER
 
-    def __init__(self, api_paste_config):
+    def __init__(self, api_paste_config, live_migration_slots=None):
         super().__init__('keep_running')
         self._api_paste_config = api_paste_config
+        self._live_migration_slots = live_migration_slots
 
     def keep_running(self):
         """Placeholder test method; testtools needs one to instantiate."""
@@ -108,6 +109,13 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
         # libvirt reports for shared storage). 'ignore' rather than the
         # production 'warn': validating every response costs ~10% CPU.
         self.flags(response_validation='ignore', group='api')
+        if self._live_migration_slots is not None:
+            # Nova creates its live migration executor once per process,
+            # at the first live migration, sized by this flag: every
+            # embedded compute shares it. 0 would not mean unlimited: in
+            # native threading mode nova 34 turns it into 5.
+            self.flags(max_concurrent_live_migrations=int(
+                self._live_migration_slots))
 
     @property
     def image_id(self):
@@ -130,14 +138,19 @@ def register_driver():
     sys.modules.setdefault(fake_driver.NOVA_MODULE_NAME, fake_driver)
 
 
-def boot(hosts, api_paste_config, log_level=logging.INFO):
-    """Start Nova with one compute service per host; return the case."""
+def boot(hosts, api_paste_config, log_level=logging.INFO,
+         live_migration_slots=None):
+    """Start Nova with one compute service per host; return the case.
+
+    :param live_migration_slots: nova's max_concurrent_live_migrations
+        for the whole process (None: nova's default, 1)
+    """
     register_driver()
     _ProcessLogging.level = log_level
     nova_fixtures.StandardLogging = _ProcessLogging
     if nova_utils.concurrency_mode_threading():
         nova_fixtures.CellDatabases = _OneCellDatabases
-    case = EmbeddedNovaCase(api_paste_config)
+    case = EmbeddedNovaCase(api_paste_config, live_migration_slots)
     try:
         case.setUp()
         for host in hosts:

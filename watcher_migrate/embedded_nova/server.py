@@ -455,12 +455,19 @@ def _parse_args(argv):
                         help="path of nova's api-paste.ini")
     parser.add_argument('--parent-pid', type=int,
                         help='exit when this process is gone')
+    parser.add_argument('--live-migration-slots', type=int,
+                        help='live migrations run at once, by all hosts '
+                             'together (nova max_concurrent_live_migrations;'
+                             ' default: nova\'s, 1)')
     parser.add_argument('--log-level', default='INFO',
                         choices=('DEBUG', 'INFO', 'WARNING', 'ERROR'))
     args = parser.parse_args(argv)
     args.hosts = [h.strip() for h in args.hosts.split(',') if h.strip()]
     if not args.hosts:
         parser.error('at least one host is required')
+    if args.live_migration_slots is not None and args.live_migration_slots < 1:
+        # nova's 0 ("unlimited", deprecated) means 5 in threading mode.
+        parser.error('--live-migration-slots must be >= 1')
     return args
 
 
@@ -507,7 +514,8 @@ def main(argv=None):
         monkey_patch.patch()
         from watcher_migrate.embedded_nova import nova_cloud
         cloud = nova_cloud.boot(args.hosts, paste_config,
-                                getattr(logging, args.log_level))
+                                getattr(logging, args.log_level),
+                                args.live_migration_slots)
         httpd = simple_server.make_server(
             '127.0.0.1', args.port, None,
             server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)

@@ -1,0 +1,217 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The benchmark's numbers, from the raw records of one applier run.
+
+Pure functions over the data shapes the embedded Nova and Watcher give:
+fake-driver events (``{'event', 'instance', 'time', 'dest', 'outcome',
+...}``, epoch seconds), os-migrations records, compute API request log
+entries (``{'method', 'path', 'start', 'end', 'status', ...}``) and
+Watcher action rows (uuid, server, destination, state, ``updated_at`` as
+Watcher stores it: naive UTC). Kept apart from the code that produces
+the data so that they are unit tested (tests/unit/test_bench_metrics.py)
+on their own.
+"""
+
+import datetime
+import math
+import statistics
+
+READ_METHODS = ('GET', 'HEAD')
+
+# The event that says Nova is done with a migration, per migration type:
+# for live migrations the migration record turning ``completed`` (its
+# ``updated_at``, from os-migrations: Nova's own record, written at the end
+# of nova's post-migration steps), for cold ones the fake driver's
+# finish_migration (the server reaches VERIFY_RESIZE right after), so
+# that a cold latency includes the confirm. The fake driver's live finish
+# event, recorded after nova's post-migration steps returned, is the
+# second reference for live migrations.
+ANCHORS = {'live': 'migration_completed', 'cold': 'cold_migration_finished'}
+DRIVER_EVENTS = {'live': 'live_migration_finished',
+                 'cold': 'cold_migration_finished'}
+SUCCESS_OUTCOMES = ('completed', 'finished')
+
+# An action may say done before Nova has finished (the built-in takes "on
+# the destination, no task" for done, which Nova shows before its last
+# post-migration steps; on a loaded machine seconds before): a finish up
+# to this many seconds after the action returned still counts as the end
+# of its migration.
+MATCH_TOLERANCE = 30.0
+
+
+def epoch_seconds(value):
+    """Epoch seconds of a Watcher timestamp.
+
+    Watcher stores ``updated_at`` as naive UTC (``timeutils.utcnow()``);
+    its objects hand it out timezone-aware. Strings are read as ISO 8601.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value.replace('Z', '+00:00'))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.timestamp()
+
+
+def percentile(values, q):
+    """Nearest-rank percentile ``q`` (0 < q <= 100); None when empty."""
+    if not 0 < q <= 100:
+        raise ValueError('q must be in (0, 100]')
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, int(math.ceil(q / 100.0 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def latency_summary(latencies):
+    """count, median, p95 (nearest rank) and max of ``latencies``."""
+    values = [v for v in latencies if v is not None]
+    if not values:
+        return {'count': 0, 'median': None, 'p95': None, 'max': None}
+    return {'count': len(values), 'median': statistics.median(values),
+            'p95': percentile(values, 95), 'max': max(values)}
+
+
+def record_events(migrations):
+    """os-migrations records as events: each completed live migration.
+
+    :param migrations: records of GET /os-migrations (microversion 2.80:
+        ``instance_uuid``, ``migration_type``, ``status``,
+        ``source_compute``, ``dest_compute``, ``updated_at`` naive UTC)
+    """
+    return [{'event': ANCHORS['live'], 'instance': m['instance_uuid'],
+             'time': epoch_seconds(m['updated_at']),
+             'source': m.get('source_compute'),
+             'dest': m.get('dest_compute'), 'outcome': 'completed',
+             'migration': m.get('uuid')}
+            for m in migrations
+            if m.get('migration_type') == 'live-migration' and
+            m.get('status') == 'completed' and m.get('updated_at')]
+
+
+def finish_events(events, name):
+    """The successful events called ``name``."""
+    return [e for e in events
+            if e['event'] == name and e.get('outcome') in SUCCESS_OUTCOMES]
+
+
+def detection_latencies(actions, events, name, tolerance=MATCH_TOLERANCE):
+    """Match each action to the end of its migration in Nova.
+
+    :param actions: dicts with ``uuid``, ``server``, ``destination``,
+        ``state`` and ``returned`` (epoch seconds the action was saved in
+        its final state)
+    :param events: the fake driver's events of the run (and
+        :func:`record_events`)
+    :param name: the event that marks the end: ANCHORS[kind] or
+        DRIVER_EVENTS[kind]
+    :returns: one dict per action, in the given order: ``uuid``,
+        ``state``, ``finished`` (epoch of Nova's end, None when no event
+        matched), ``returned`` and ``latency`` (returned - finished, only
+        for SUCCEEDED actions with a matching event)
+
+    An action's migration is the unused successful event ``name`` of the
+    same server and destination nearest to the moment the action returned
+    and no later than ``tolerance`` seconds after it.
+    """
+    candidates = sorted(finish_events(events, name), key=lambda e: e['time'])
+    used = set()
+    results = []
+    for action in actions:
+        returned = action.get('returned')
+        best = None
+        if returned is not None:
+            for index, event in enumerate(candidates):
+                if (index in used or
+                        event['instance'] != action['server'] or
+                        event.get('dest') != action['destination'] or
+                        event['time'] > returned + tolerance):
+                    continue
+                if best is None or (abs(returned - event['time']) <
+                                    abs(returned - candidates[best]['time'])):
+                    best = index
+        finished = None
+        if best is not None:
+            used.add(best)
+            finished = candidates[best]['time']
+        latency = None
+        if action['state'] == 'SUCCEEDED' and finished is not None:
+            latency = returned - finished
+        results.append({'uuid': action['uuid'], 'state': action['state'],
+                        'finished': finished, 'returned': returned,
+                        'latency': latency})
+    return results
+
+
+def count_requests(requests, start, end):
+    """Compute API requests that arrived in [start, end], by kind.
+
+    :returns: ``reads`` (GET / HEAD), ``writes`` (everything else),
+        ``total``, and ``outside``: requests of the log outside the window
+        (they are not counted in the others)
+    """
+    reads = writes = outside = 0
+    for request in requests:
+        if not start <= request['start'] <= end:
+            outside += 1
+        elif request['method'].upper() in READ_METHODS:
+            reads += 1
+        else:
+            writes += 1
+    return {'reads': reads, 'writes': writes, 'total': reads + writes,
+            'outside': outside}
+
+
+def per(value, count):
+    """``value / count``, None when there is nothing to divide by."""
+    if value is None or not count:
+        return None
+    return float(value) / count
+
+
+def summarize(actions, events, requests, kind, window, wall_seconds,
+              cpu_seconds, migrations=()):
+    """The row of one (variant, workload) run.
+
+    :param window: (launched_at, finished_at) of the plans, epoch seconds
+    :param migrations: the servers' os-migrations records
+    """
+    events = list(events) + record_events(migrations)
+    matched = detection_latencies(actions, events, ANCHORS[kind])
+    driver = detection_latencies(actions, events, DRIVER_EVENTS[kind])
+    states = [a['state'] for a in actions]
+    succeeded = states.count('SUCCEEDED')
+    requests_count = count_requests(requests, window[0], window[1])
+    latency = latency_summary([m['latency'] for m in matched])
+    return {
+        'migrations': len(actions),
+        'succeeded': succeeded,
+        'failed': len(actions) - succeeded,
+        'unmatched': sum(1 for m in matched if m['state'] == 'SUCCEEDED'
+                         and m['latency'] is None),
+        'latency': latency,
+        'latencies': [m['latency'] for m in matched],
+        'latency_driver_event': latency_summary(
+            [m['latency'] for m in driver]),
+        'latencies_driver_event': [m['latency'] for m in driver],
+        'requests': requests_count,
+        'reads_per_migration': per(requests_count['reads'], len(actions)),
+        'writes_per_migration': per(requests_count['writes'], len(actions)),
+        'requests_per_second': per(requests_count['total'], wall_seconds),
+        'wall_seconds': wall_seconds,
+        'applier_cpu_seconds': cpu_seconds,
+    }

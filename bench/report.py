@@ -1,0 +1,179 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The benchmark's output: a plain-text table and the same data as JSON.
+
+The table fits a 100-column terminal; LEGEND says what each column means.
+The JSON holds every row in full (each latency, the request counts, the
+failures' status messages), the configuration and the machine.
+"""
+
+import json
+
+LEGEND = [
+    'lat: seconds from Nova finishing a migration to the action saved '
+    'SUCCEEDED,',
+    '  median and p95 (nearest rank). Live: from the migration record '
+    "turning 'completed'",
+    '  (os-migrations updated_at); cold: from the server reaching '
+    'VERIFY_RESIZE (the',
+    '  fake driver\'s finish), so the confirm is included. lat < 0: the '
+    'action said done',
+    '  before Nova had finished: the built-in takes "on the destination, '
+    'no task" for',
+    '  done, which Nova shows before its last post-migration steps.',
+    'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
+    'all requests',
+    '  / wall s of the plan; cpu s: applier process CPU in the plan; '
+    'nova s: embedded',
+    '  Nova CPU meanwhile. The JSON also has the latencies from the '
+    'driver\'s live event.',
+]
+
+COLUMNS = (
+    # (title, width, function of the row giving the cell)
+    ('workload', 13, lambda r: r['workload']),
+    ('variant', 10, lambda r: r['variant']),
+    ('migr', 4, lambda r: r['migrations']),
+    ('ok', 3, lambda r: r['succeeded']),
+    ('lat med', 7, lambda r: r['latency']['median']),
+    ('lat p95', 7, lambda r: r['latency']['p95']),
+    ('rd/migr', 7, lambda r: r['reads_per_migration']),
+    ('wr/migr', 7, lambda r: r['writes_per_migration']),
+    ('req/s', 6, lambda r: r['requests_per_second']),
+    ('wall s', 7, lambda r: r['wall_seconds']),
+    ('cpu s', 6, lambda r: r['applier_cpu_seconds']),
+    ('nova s', 6, lambda r: r['nova_cpu_seconds']),
+)
+
+
+def cell(value, width):
+    if value is None:
+        text = '-'
+    elif isinstance(value, float):
+        text = ('%.2f' % value if abs(value) < 100 else '%.1f' % value)
+    else:
+        text = str(value)
+    return text.rjust(width) if not isinstance(value, str) else \
+        text.ljust(width)
+
+
+def table(rows):
+    """The results table, one line per (workload, variant) run."""
+    header = ' '.join(title.rjust(width) if index > 1 else
+                      title.ljust(width)
+                      for index, (title, width, _) in enumerate(COLUMNS))
+    lines = [header, '-' * len(header)]
+    previous = None
+    for row in rows:
+        if previous is not None and row['workload'] != previous:
+            lines.append('')
+        previous = row['workload']
+        lines.append(' '.join(cell(get(row), width)
+                              for _, width, get in COLUMNS))
+    return '\n'.join(lines)
+
+
+def problems(rows):
+    """Lines naming every failed action, unmatched one and run error."""
+    lines = []
+    for row in rows:
+        name = '%s/%s' % (row['workload'], row['variant'])
+        for failure in row.get('failures', ()):
+            lines.append('%s: action %s %s: %s'
+                         % (name, failure['uuid'], failure['state'],
+                            (failure['status_message'] or '')[:200]))
+        if row.get('unmatched'):
+            lines.append('%s: %d succeeded actions without a Nova finish '
+                         'event (no latency)' % (name, row['unmatched']))
+        if row.get('requests', {}).get('outside'):
+            lines.append('%s: %d requests outside the plan window (not '
+                         'counted)' % (name, row['requests']['outside']))
+        if row.get('error'):
+            lines.append('%s: applier run failed: %s'
+                         % (name, row['error'].splitlines()[0][:300]))
+    return lines
+
+
+def load_table(results):
+    """The stevedore load cost table."""
+    header = '%-13s %-19s %8s %8s %10s %8s' % (
+        'action', 'context', 'load ms', 'RSS MiB', 'traced MiB', 'modules')
+    lines = [header, '-' * len(header)]
+    for item in results:
+        lines.append('%-13s %-19s %s %s %s %s' % (
+            item['action'], item['context'],
+            _number(item['load_ms'], 8, '%.1f'),
+            _number(item['vmrss_mib'], 8, '%.1f'),
+            _number(item['tracemalloc_peak_mib'], 10, '%.1f'),
+            _number(item['modules'], 8, '%d')))
+    return '\n'.join(lines)
+
+
+def _number(value, width, form):
+    return ('-' if value is None else form % value).rjust(width)
+
+
+def machine_lines(machine):
+    return [
+        'machine: %s CPUs (%s), load %s at start, %s at end' % (
+            machine['cpus'], machine['cpu_model'],
+            ' '.join('%.1f' % v for v in machine['loadavg_at_start']),
+            ' '.join('%.1f' % v for v in
+                     machine.get('loadavg_at_end') or ())),
+        machine['platform'],
+        'python %s, nova %s, python-watcher %s, watcher-migrate %s' % (
+            machine['python'], machine['nova'], machine['python-watcher'],
+            machine['watcher-migrate']),
+    ]
+
+
+def text(results):
+    """The whole report as printed."""
+    lines = ['watcher-migrate benchmark: built-in migrate and '
+             'nova_migrate in the real Watcher applier']
+    lines += machine_lines(results['machine'])
+    config = results['config']
+    lines.append('%d hosts, applier in %s mode, %s live migration slots '
+                 'in Nova, %.1f min' % (
+                     config['hosts'], config['mode'],
+                     config['live_migration_slots'],
+                     results['duration_seconds'] / 60.0))
+    for variant in config['variants']:
+        lines.append('  %-10s = %s, %s' % (
+            variant['name'], variant['action_type'],
+            ' '.join('[nova] %s = %s' % item for item in
+                     sorted(variant['nova_options'].items())) or
+            'its default options'))
+    lines.append('')
+    lines.append(table(results['rows']))
+    lines.append('')
+    lines += LEGEND
+    found = problems(results['rows'])
+    if found:
+        lines.append('')
+        lines.append('PROBLEMS:')
+        lines += ['  ' + line for line in found]
+    if results.get('load_cost'):
+        lines.append('')
+        lines.append('Loading the action with stevedore DriverManager('
+                     "'watcher_actions', NAME),")
+        lines.append('median of fresh processes (fresh: only stevedore '
+                     'imported before):')
+        lines.append(load_table(results['load_cost']))
+    return '\n'.join(lines)
+
+
+def write_json(results, path):
+    with open(path, 'w') as handle:
+        json.dump(results, handle, indent=2, sort_keys=True)
+        handle.write('\n')

@@ -1,0 +1,166 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Run one workload with one variant through the real Watcher applier.
+
+The bench process plays Watcher's API (tests/watcher/deployment.py): it
+writes the action plan into Watcher's database, clears the embedded
+Nova's request log and driver events, starts one applier process
+(tests/watcher/applier_main.py) for the plan, and afterwards reads what
+happened from three sources that the action under test cannot influence:
+the applier's report (wall time, CPU seconds), Watcher's action rows
+(state, ``updated_at``) and the embedded Nova's records (driver events,
+compute API requests). The action itself is a black box loaded by the
+applier.
+"""
+
+import os
+import time
+
+from tests.watcher import deployment
+from watcher import objects
+
+from bench import metrics
+from bench import workloads
+
+
+def nova_cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` (None if unknown)."""
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            fields = handle.read().rsplit(')', 1)[1].split()
+    except (OSError, TypeError, IndexError):
+        return None
+    # utime and stime: fields 14 and 15 of stat(5), 12 and 13 after ')'.
+    return (int(fields[11]) + int(fields[12])) / float(
+        os.sysconf('SC_CLK_TCK'))
+
+
+class Runner(object):
+    """The servers, the cloud and the Watcher deployment of a bench run."""
+
+    def __init__(self, cloud, site, mode='threading', log=None):
+        self.cloud = cloud
+        self.site = site
+        self.mode = mode
+        self.hosts = list(cloud.hosts)
+        self.servers = []
+        self.log = log or (lambda message: None)
+
+    def boot(self, count):
+        """Boot ``count`` servers spread over the hosts, once."""
+        started = time.monotonic()
+        new = []
+        for index in range(len(self.servers), count):
+            host = self.hosts[index % len(self.hosts)]
+            new.append((self.cloud.create_server(
+                host, name='bench-%02d' % index, wait=False), host))
+        for server, host in new:
+            self.cloud.wait_for_server(server, 'ACTIVE', host=host,
+                                       timeout=600, interval=1)
+            self.servers.append(server)
+        self.log('booted %d servers in %.0f s'
+                 % (len(new), time.monotonic() - started))
+
+    def settle(self, servers, timeout=600):
+        """Wait until every server rests (ACTIVE, no task); their hosts."""
+        where = {}
+        for server in servers:
+            info = self.cloud.wait_for_server(server, 'ACTIVE',
+                                              timeout=timeout, interval=1)
+            where[server] = info['OS-EXT-SRV-ATTR:host']
+        return where
+
+    def steps(self, workload, variant, where):
+        steps = []
+        for server, chain in workloads.moves(workload, self.servers, where,
+                                             self.hosts):
+            previous = None
+            for source, destination in chain:
+                step = deployment.Step(
+                    server, workload.kind, source, destination,
+                    after=[previous] if previous else (),
+                    action_type=variant.action_type)
+                steps.append(step)
+                previous = step
+        return steps
+
+    def action_rows(self, plan, steps):
+        """The actions as the applier left them, for bench.metrics."""
+        rows = []
+        for uuid, step in zip(plan.action_uuids, steps):
+            action = objects.Action.get_by_uuid(self.site.context, uuid)
+            rows.append({'uuid': uuid, 'server': step.server,
+                         'source': step.source,
+                         'destination': step.destination,
+                         'state': action.state,
+                         'status_message': action.status_message,
+                         'returned': metrics.epoch_seconds(
+                             action.updated_at)})
+        return rows
+
+    def run(self, workload, variant):
+        """One applier run of ``workload`` with ``variant``: its row."""
+        servers = self.servers[:workload.width]
+        where = self.settle(servers)
+        for server in servers:
+            self.cloud.set_driver(instance=server,
+                                  **workload.driver_behaviour())
+        steps = self.steps(workload, variant, where)
+        plan = self.site.create_plan(steps)
+        self.cloud.reset_requests()
+        self.cloud.reset_events()
+        nova_cpu = nova_cpu_seconds(self.cloud.pid)
+        started = time.time()
+        error = None
+        try:
+            report = self.site.run_applier(
+                self.mode, [plan],
+                plugin_defaults=deployment.REAL_DEFAULTS,
+                nova_defaults={}, nova_options=variant.nova_options,
+                max_workers=max(deployment.MAX_WORKERS, workload.width),
+                applier_timeout=workload.applier_timeout())
+        except deployment.ApplierError as exc:
+            error = str(exc)[-3000:]
+            report = {'launched_at': started, 'finished_at': time.time(),
+                      'plans_wall_seconds': None,
+                      'plans_cpu_seconds': None}
+        events = self.cloud.events()
+        requests = self.cloud.requests()
+        # After the request log is read: these reads are not counted.
+        migrations = [m for server in servers
+                      for m in self.cloud.migrations(server)
+                      if metrics.epoch_seconds(m['created_at']) >=
+                      report['launched_at'] - 1]
+        nova_cpu_after = nova_cpu_seconds(self.cloud.pid)
+        actions = self.action_rows(plan, steps)
+        row = metrics.summarize(
+            actions, events, requests, workload.kind,
+            (report['launched_at'], report['finished_at']),
+            report['plans_wall_seconds'], report['plans_cpu_seconds'],
+            migrations)
+        row.update({
+            'workload': workload.name, 'kind': workload.kind,
+            'variant': variant.name,
+            'action_type': variant.action_type,
+            'plan_state': self.site.outcome(plan).state,
+            'applier_total_cpu_seconds': report.get('cpu_seconds'),
+            'nova_cpu_seconds': (
+                None if nova_cpu is None or nova_cpu_after is None
+                else nova_cpu_after - nova_cpu),
+            'failures': [{'uuid': a['uuid'], 'server': a['server'],
+                          'state': a['state'],
+                          'status_message': a['status_message']}
+                         for a in actions if a['state'] != 'SUCCEEDED'],
+            'error': error,
+        })
+        return row

@@ -1,0 +1,134 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the benchmark runs: the variants and the workloads.
+
+A variant is an action type with the watcher.conf it runs under: the
+built-in ``migrate`` with Watcher's default ``[nova] migration_interval =
+5`` and tuned to 1 s (so that the comparison is not against a straw man),
+and ``nova_migrate`` with its own defaults. A workload is ``width``
+servers each moved ``chain`` times in a row in one action plan: single
+migrations are a chain on one server (each action waits for the previous
+one), concurrent ones ``width`` parallel actions. Servers are booted once
+and reused; each move goes from where the server is to the next host.
+"""
+
+GIB = 1 << 30
+
+# Fake-driver figures for every live migration: a 2 GiB guest reporting
+# memory progress every second, as libvirt would.
+MEMORY_BYTES = 2 * GIB
+PROGRESS_INTERVAL = 1.0
+
+
+class Variant(object):
+    """An action type and the [nova] options of its applier runs."""
+
+    def __init__(self, name, action_type, nova_options):
+        self.name = name
+        self.action_type = action_type
+        self.nova_options = dict(nova_options)
+
+    def as_dict(self):
+        return {'name': self.name, 'action_type': self.action_type,
+                'nova_options': self.nova_options}
+
+
+# In the order they run for every workload. Everything not named here has
+# Watcher's or the plugin's own default.
+VARIANTS = (
+    Variant('builtin-5s', 'migrate', {'migration_interval': 5}),
+    Variant('plugin', 'nova_migrate', {}),
+    Variant('builtin-1s', 'migrate', {'migration_interval': 1}),
+)
+
+
+class Workload(object):
+    """``width`` servers moved ``chain`` times each, in one plan."""
+
+    def __init__(self, name, kind, duration, width=1, chain=1):
+        if kind not in ('live', 'cold'):
+            raise ValueError('kind must be live or cold')
+        self.name = name
+        self.kind = kind
+        self.duration = float(duration)
+        self.width = int(width)
+        self.chain = int(chain)
+
+    @property
+    def migrations(self):
+        return self.width * self.chain
+
+    def driver_behaviour(self):
+        """set_driver fields for each server of this workload."""
+        if self.kind == 'live':
+            return {'live_duration': self.duration,
+                    'memory_bytes': MEMORY_BYTES,
+                    'progress_interval': PROGRESS_INTERVAL}
+        return {'cold_duration': self.duration}
+
+    def applier_timeout(self):
+        """Seconds an applier run of this workload may take, generously."""
+        return int(240 + self.chain * (2 * self.duration + 30) +
+                   3 * self.width)
+
+    def as_dict(self):
+        return {'name': self.name, 'kind': self.kind,
+                'duration': self.duration, 'width': self.width,
+                'chain': self.chain}
+
+
+def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
+              repeat_cold=3, concurrency=(1, 10, 50),
+              concurrent_duration=20.0, quick=False):
+    """The workloads of a run, in the order they run."""
+    if quick:
+        return [Workload('live-3s', 'live', 3, chain=2),
+                Workload('live-20s', 'live', 20, chain=1),
+                Workload('cold-3s', 'cold', 3, chain=2),
+                Workload('concurrent-1', 'live', 10, width=1),
+                Workload('concurrent-10', 'live', 10, width=10)]
+    result = [Workload('live-3s', 'live', 3, chain=repeat_short),
+              Workload('live-20s', 'live', 20, chain=repeat_medium),
+              Workload('live-60s', 'live', 60, chain=repeat_long),
+              Workload('cold-3s', 'cold', 3, chain=repeat_cold)]
+    for width in concurrency:
+        result.append(Workload('concurrent-%d' % width, 'live',
+                               concurrent_duration, width=width))
+    return [w for w in result if w.chain > 0 and w.width > 0]
+
+
+def next_host(hosts, host, steps=1):
+    """The host ``steps`` after ``host`` in ``hosts``, cyclically."""
+    return hosts[(hosts.index(host) + steps) % len(hosts)]
+
+
+def moves(workload, servers, where, hosts):
+    """The moves of one run of ``workload``.
+
+    :param servers: the booted servers; the first ``width`` are used
+    :param where: server uuid -> the host it is on now
+    :returns: per server, the list of (source, destination) of its chain
+    """
+    if workload.width > len(servers):
+        raise ValueError('%s needs %d servers, %d booted'
+                         % (workload.name, workload.width, len(servers)))
+    result = []
+    for server in servers[:workload.width]:
+        source = where[server]
+        chain = []
+        for _ in range(workload.chain):
+            destination = next_host(hosts, source)
+            chain.append((source, destination))
+            source = destination
+        result.append((server, chain))
+    return result

@@ -1,0 +1,339 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The benchmark's metrics (bench/metrics.py) on the records' real shapes.
+
+Events are the embedded Nova's fake-driver events, requests its compute
+API log entries, action rows what bench/runner.py reads from Watcher
+(``updated_at`` naive UTC, as Watcher stores it).
+"""
+
+import datetime
+
+import pytest
+
+from bench import metrics
+from bench import workloads
+
+T0 = 1764100000.0
+LIVE = metrics.DRIVER_EVENTS['live']
+COLD = metrics.ANCHORS['cold']
+SERVER = '5b0e2a4e-9a52-4c61-9d4f-0a1f4c3a7b01'
+OTHER = 'c1d5a3f0-2a77-4a0e-8a53-2b6f0b9e4c02'
+
+
+def live_finished(server, at, source='host1', dest='host2',
+                  outcome='completed'):
+    return {'event': 'live_migration_finished', 'instance': server,
+            'time': at, 'source': source, 'dest': dest, 'outcome': outcome,
+            'forced': False}
+
+
+def live_started(server, at, source='host1', dest='host2'):
+    return {'event': 'live_migration_started', 'instance': server,
+            'time': at, 'source': source, 'dest': dest,
+            'migration': '0d7c2d7e-0000-4000-8000-000000000001'}
+
+
+def cold_finished(server, at, source='host1', dest='host2'):
+    return {'event': 'cold_migration_finished', 'instance': server,
+            'time': at, 'source': source, 'dest': dest,
+            'outcome': 'finished'}
+
+
+def iso(epoch):
+    """An epoch as Nova's API writes timestamps: naive UTC, microseconds."""
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')
+
+
+def migration_record(server, updated_at, status='completed',
+                     kind='live-migration', source='host1', dest='host2'):
+    # GET /os-migrations at microversion 2.80, as the embedded Nova says.
+    return {'id': 100, 'uuid': '1a70c8e0-9bf5-491f-8bcb-fe547626d108',
+            'source_compute': source, 'dest_compute': dest,
+            'source_node': source, 'dest_node': dest, 'dest_host': None,
+            'old_instance_type_id': 1, 'new_instance_type_id': 1,
+            'instance_uuid': server, 'status': status,
+            'migration_type': kind, 'user_id': 'admin',
+            'project_id': '6f70656e737461636b20342065766572',
+            'created_at': '2026-11-25T20:09:56.913290',
+            'updated_at': updated_at}
+
+
+def action(uuid, server, destination, returned, state='SUCCEEDED'):
+    return {'uuid': uuid, 'server': server, 'source': 'host1',
+            'destination': destination, 'state': state,
+            'status_message': None, 'returned': returned}
+
+
+def request(method, at, path='/compute/v2.1/servers/%s' % SERVER):
+    return {'method': method, 'path': path, 'query': '',
+            'microversion': 'compute 2.96', 'action': None, 'status': 200,
+            'start': at, 'end': at + 0.03, 'index': 0}
+
+
+# -- timestamps -------------------------------------------------------------
+
+def test_naive_updated_at_is_utc():
+    moment = datetime.datetime(2026, 11, 25, 19, 45, 50, 123456)
+    expected = datetime.datetime(2026, 11, 25, 19, 45, 50, 123456,
+                                 tzinfo=datetime.timezone.utc).timestamp()
+    assert metrics.epoch_seconds(moment) == pytest.approx(expected)
+
+
+def test_aware_and_string_timestamps_agree():
+    aware = datetime.datetime(2026, 11, 25, 19, 45, 50, 500000,
+                              tzinfo=datetime.timezone.utc)
+    assert metrics.epoch_seconds('2026-11-25 19:45:50.500000') == \
+        pytest.approx(aware.timestamp())
+    assert metrics.epoch_seconds('2026-11-25T19:45:50.500000Z') == \
+        pytest.approx(aware.timestamp())
+    assert metrics.epoch_seconds(aware) == aware.timestamp()
+    assert metrics.epoch_seconds(None) is None
+
+
+# -- percentiles ------------------------------------------------------------
+
+def test_nearest_rank_percentile():
+    values = [float(v) for v in range(1, 21)]       # 1 .. 20
+    assert metrics.percentile(values, 95) == 19.0
+    assert metrics.percentile(values, 50) == 10.0
+    assert metrics.percentile(values, 100) == 20.0
+    assert metrics.percentile([3.0, 1.0, 2.0], 95) == 3.0
+    assert metrics.percentile([0.4], 95) == 0.4
+    assert metrics.percentile([], 95) is None
+
+
+def test_percentile_rejects_out_of_range():
+    with pytest.raises(ValueError):
+        metrics.percentile([1.0], 0)
+    with pytest.raises(ValueError):
+        metrics.percentile([1.0], 101)
+
+
+def test_latency_summary_skips_missing_values():
+    summary = metrics.latency_summary([0.2, None, 0.1, 0.4, 2.0])
+    assert summary == {'count': 4, 'median': pytest.approx(0.3),
+                       'p95': 2.0, 'max': 2.0}
+    assert metrics.latency_summary([None]) == {
+        'count': 0, 'median': None, 'p95': None, 'max': None}
+
+
+# -- matching actions to the end of their migration in Nova ------------------
+
+def test_live_latency_from_the_driver_finish_event():
+    events = [live_started(SERVER, T0), live_finished(SERVER, T0 + 20.0)]
+    matched = metrics.detection_latencies(
+        [action('a1', SERVER, 'host2', T0 + 20.25)], events, LIVE)
+    assert matched[0]['finished'] == T0 + 20.0
+    assert matched[0]['latency'] == pytest.approx(0.25)
+
+
+def test_chain_of_one_server_matches_each_move():
+    # host1 -> host2 -> host3 -> host1: one server, three moves.
+    events = [live_finished(SERVER, T0 + 3, 'host1', 'host2'),
+              live_finished(SERVER, T0 + 10, 'host2', 'host3'),
+              live_finished(SERVER, T0 + 17, 'host3', 'host1')]
+    actions = [action('a1', SERVER, 'host2', T0 + 5.0),
+               action('a2', SERVER, 'host3', T0 + 10.5),
+               action('a3', SERVER, 'host1', T0 + 21.0)]
+    latencies = [m['latency']
+                 for m in metrics.detection_latencies(actions, events, LIVE)]
+    assert latencies == [pytest.approx(2.0), pytest.approx(0.5),
+                         pytest.approx(4.0)]
+
+
+def test_repeated_destination_matches_the_nearest_event_once():
+    # Two hosts only: the server goes back and forth, same destinations.
+    events = [live_finished(SERVER, T0 + 3, 'host1', 'host2'),
+              live_finished(SERVER, T0 + 8, 'host2', 'host1'),
+              live_finished(SERVER, T0 + 13, 'host1', 'host2')]
+    actions = [action('a1', SERVER, 'host2', T0 + 4.0),
+               action('a2', SERVER, 'host1', T0 + 9.0),
+               action('a3', SERVER, 'host2', T0 + 13.1)]
+    matched = metrics.detection_latencies(actions, events, LIVE)
+    assert [m['finished'] for m in matched] == [T0 + 3, T0 + 8, T0 + 13]
+
+
+def test_action_noticing_before_the_event_gets_a_negative_latency():
+    events = [live_finished(SERVER, T0 + 20.05)]
+    matched = metrics.detection_latencies(
+        [action('a1', SERVER, 'host2', T0 + 20.0)], events, LIVE)
+    assert matched[0]['latency'] == pytest.approx(-0.05)
+
+
+def test_concurrent_servers_are_not_mixed_up():
+    events = [live_finished(OTHER, T0 + 19.0, 'host3', 'host4'),
+              live_finished(SERVER, T0 + 20.0, 'host1', 'host2')]
+    actions = [action('a1', SERVER, 'host2', T0 + 20.5),
+               action('a2', OTHER, 'host4', T0 + 24.0)]
+    latencies = [m['latency']
+                 for m in metrics.detection_latencies(actions, events, LIVE)]
+    assert latencies == [pytest.approx(0.5), pytest.approx(5.0)]
+
+
+def test_failed_action_has_no_latency_and_unsuccessful_events_do_not_count():
+    events = [live_finished(SERVER, T0 + 20.0, outcome='failed'),
+              live_finished(OTHER, T0 + 20.0)]
+    actions = [action('a1', SERVER, 'host2', T0 + 21.0),
+               action('a2', OTHER, 'host2', T0 + 30.0, state='FAILED')]
+    matched = metrics.detection_latencies(actions, events, LIVE)
+    assert matched[0]['finished'] is None
+    assert matched[0]['latency'] is None
+    assert matched[1]['finished'] == T0 + 20.0
+    assert matched[1]['latency'] is None
+
+
+def test_event_long_after_the_action_returned_is_not_its_migration():
+    events = [live_finished(SERVER, T0 + 60.0)]
+    matched = metrics.detection_latencies(
+        [action('a1', SERVER, 'host2', T0 + 20.0)], events, LIVE)
+    assert matched[0]['latency'] is None
+
+
+def test_cold_latency_uses_the_cold_finish_event_not_live_ones():
+    events = [live_finished(SERVER, T0 + 1.0),
+              cold_finished(SERVER, T0 + 4.0),
+              {'event': 'confirm_done', 'instance': SERVER,
+               'time': T0 + 4.8, 'host': 'host1', 'outcome': 'confirmed'}]
+    matched = metrics.detection_latencies(
+        [action('a1', SERVER, 'host2', T0 + 5.5)], events, COLD)
+    assert matched[0]['finished'] == T0 + 4.0
+    assert matched[0]['latency'] == pytest.approx(1.5)
+
+
+def test_failed_cold_migration_event_is_not_a_finish():
+    events = [{'event': 'cold_migration_finished', 'instance': SERVER,
+               'time': T0 + 4.0, 'source': 'host1',
+               'dest_ip': '192.168.1.2', 'outcome': 'error'}]
+    matched = metrics.detection_latencies(
+        [action('a1', SERVER, 'host2', T0 + 5.0)], events, COLD)
+    assert matched[0]['latency'] is None
+
+
+def test_completed_live_migration_records_become_anchor_events():
+    records = [migration_record(SERVER, '2026-11-25T20:11:40.695147'),
+               migration_record(SERVER, '2026-11-25T20:12:00.000000',
+                                status='running'),
+               migration_record(OTHER, '2026-11-25T20:11:41.000000',
+                                status='confirmed', kind='migration')]
+    events = metrics.record_events(records)
+    assert len(events) == 1
+    assert events[0]['event'] == metrics.ANCHORS['live']
+    assert events[0]['instance'] == SERVER
+    assert events[0]['dest'] == 'host2'
+    assert events[0]['time'] == pytest.approx(datetime.datetime(
+        2026, 11, 25, 20, 11, 40, 695147,
+        tzinfo=datetime.timezone.utc).timestamp())
+
+
+def test_summarize_measures_live_latency_from_the_migration_record():
+    completed = datetime.datetime(2026, 11, 25, 20, 11, 40, 500000,
+                                  tzinfo=datetime.timezone.utc).timestamp()
+    records = [migration_record(SERVER, '2026-11-25T20:11:40.500000')]
+    # The driver's event comes after nova's last post-migration steps.
+    events = [live_finished(SERVER, completed + 0.3)]
+    actions = [action('a1', SERVER, 'host2', completed + 0.1)]
+    row = metrics.summarize(actions, events, [], 'live',
+                            (completed - 30, completed + 1), 31.0, 1.0,
+                            records)
+    assert row['latency']['median'] == pytest.approx(0.1)
+    assert row['latency_driver_event']['median'] == pytest.approx(-0.2)
+
+
+def test_summarize_without_records_has_no_live_latency():
+    events = [live_finished(SERVER, T0 + 20.0)]
+    row = metrics.summarize([action('a1', SERVER, 'host2', T0 + 20.5)],
+                            events, [], 'live', (T0, T0 + 21), 21.0, 1.0)
+    assert row['latency']['count'] == 0
+    assert row['unmatched'] == 1
+    assert row['latency_driver_event']['median'] == pytest.approx(0.5)
+
+
+# -- requests ---------------------------------------------------------------
+
+def test_requests_split_reads_and_writes_within_the_window():
+    requests = [request('GET', T0 - 1.0),                   # before
+                request('GET', T0 + 0.1),
+                request('POST', T0 + 0.2,
+                        '/compute/v2.1/servers/%s/action' % SERVER),
+                request('HEAD', T0 + 1.0, '/compute/v2.1/'),
+                request('GET', T0 + 5.0),
+                request('DELETE', T0 + 6.0),
+                request('GET', T0 + 30.0)]                  # after
+    assert metrics.count_requests(requests, T0, T0 + 10.0) == {
+        'reads': 3, 'writes': 2, 'total': 5, 'outside': 2}
+
+
+def test_per_guards_division():
+    assert metrics.per(10, 4) == 2.5
+    assert metrics.per(10, 0) is None
+    assert metrics.per(None, 3) is None
+
+
+def test_summarize_reports_failures_latencies_and_rates():
+    records = [migration_record(SERVER, iso(T0 + 20.0)),
+               migration_record(OTHER, iso(T0 + 21.0), source='host3',
+                                dest='host4')]
+    actions = [action('a1', SERVER, 'host2', T0 + 20.2),
+               action('a2', OTHER, 'host4', T0 + 22.0),
+               action('a3', OTHER, 'host5', T0 + 22.5, state='FAILED')]
+    requests = ([request('GET', T0 + i) for i in range(1, 10)] +
+                [request('POST', T0 + 0.5)] * 3)
+    row = metrics.summarize(actions, [], requests, 'live',
+                            (T0, T0 + 24.0), 24.0, 1.5, records)
+    assert row['migrations'] == 3
+    assert row['succeeded'] == 2
+    assert row['failed'] == 1
+    assert row['unmatched'] == 0
+    assert row['latency']['count'] == 2
+    assert row['latency']['median'] == pytest.approx(0.6)
+    assert row['latency']['p95'] == pytest.approx(1.0)
+    assert row['latencies'][2] is None
+    assert row['reads_per_migration'] == pytest.approx(3.0)
+    assert row['writes_per_migration'] == pytest.approx(1.0)
+    assert row['requests_per_second'] == pytest.approx(0.5)
+    assert row['wall_seconds'] == 24.0
+    assert row['applier_cpu_seconds'] == 1.5
+
+
+def test_summarize_counts_succeeded_actions_without_an_event():
+    actions = [action('a1', SERVER, 'host2', T0 + 5.0)]
+    row = metrics.summarize(actions, [], [], 'live', (T0, T0 + 6), None,
+                            None)
+    assert row['unmatched'] == 1
+    assert row['latency']['count'] == 0
+    assert row['requests_per_second'] is None
+
+
+# -- workloads --------------------------------------------------------------
+
+def test_chain_moves_start_where_the_server_is():
+    hosts = ['host1', 'host2', 'host3']
+    chain = workloads.Workload('live-3s', 'live', 3, chain=4)
+    moves = workloads.moves(chain, [SERVER, OTHER], {SERVER: 'host2'},
+                            hosts)
+    assert moves == [(SERVER, [('host2', 'host3'), ('host3', 'host1'),
+                               ('host1', 'host2'), ('host2', 'host3')])]
+
+
+def test_concurrent_moves_go_to_the_next_host_each():
+    hosts = ['host1', 'host2', 'host3']
+    wide = workloads.Workload('concurrent-2', 'live', 20, width=2)
+    moves = workloads.moves(wide, [SERVER, OTHER],
+                            {SERVER: 'host3', OTHER: 'host1'}, hosts)
+    assert moves == [(SERVER, [('host3', 'host1')]),
+                     (OTHER, [('host1', 'host2')])]
+    with pytest.raises(ValueError):
+        workloads.moves(workloads.Workload('c', 'live', 1, width=3),
+                        [SERVER, OTHER], {}, hosts)
