@@ -1,0 +1,139 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The promise every action keeps, whatever went wrong: one check.
+
+After an action (a :class:`harness.Run`), Nova is asked where things
+stand, and:
+
+1. the answer is true to what Nova did: success exactly when the server
+   is on the destination (any other host if the scheduler chose), in its
+   expected status (as before; VERIFY_RESIZE for a cold migration left
+   unconfirmed on purpose), with no task in progress;
+2. no migration of the server is left in progress;
+3. the server is not left in VERIFY_RESIZE or MIGRATING;
+4. a failure says why: its message names the cause;
+5. Nova received the move request at most once, not counting requests
+   it refused with 409 (it did not act on those);
+6. the action raised only the plugin's own exceptions.
+"""
+
+import re
+
+from tests.faults import harness
+from watcher_migrate.embedded_nova import client as embedded_client
+
+# Migration statuses that are not final (live and cold).
+IN_PROGRESS = frozenset([
+    'accepted', 'queued', 'preparing', 'running', 'post-migrating',
+    'pre-migrating', 'migrating', 'finished', 'confirming', 'reverting'])
+LEFT_BEHIND_STATUSES = ('VERIFY_RESIZE', 'MIGRATING')
+
+
+def server_or_none(cloud, server):
+    try:
+        return cloud.server(server)
+    except embedded_client.HTTPError as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def describe(server):
+    if server is None:
+        return 'the server is gone'
+    return 'server is %s on %s (task %s)' % (
+        server['status'], server.get('OS-EXT-SRV-ATTR:host'),
+        server.get('OS-EXT-STS:task_state'))
+
+
+def violations(cloud, run, cause=None, allow_skip=False):
+    """Every way ``run`` broke the promise; an empty list if none.
+
+    :param cause: a regular expression a failure message must match
+    :param allow_skip: a skipped action is acceptable (else a violation)
+    """
+    found = []
+    server = server_or_none(cloud, run.server)
+    unconfirmed = (run.migration_type == harness.COLD
+                   and not run.auto_confirm)
+    expected = 'VERIFY_RESIZE' if unconfirmed else run.status_before
+    placed = False
+    if server is not None:
+        host = server.get('OS-EXT-SRV-ATTR:host')
+        on_destination = (host == run.destination if run.destination
+                          else host != run.source)
+        placed = (on_destination and server['status'] == expected
+                  and server.get('OS-EXT-STS:task_state') is None)
+    if run.skipped and not allow_skip:
+        found.append('skipped: %s' % run.message)
+    if run.succeeded and not placed:
+        found.append('reported success but %s (expected %s on %s)'
+                     % (describe(server), expected,
+                        run.destination or 'another host'))
+    if not run.succeeded and placed:
+        found.append('reported failure but Nova moved it: %s'
+                     % describe(server))
+
+    migrations = [] if server is None else cloud.migrations(run.server)
+    left = [m for m in migrations if m['status'] in IN_PROGRESS
+            and not (unconfirmed and run.succeeded
+                     and m['status'] == 'finished')]
+    if left:
+        found.append('migrations left in progress: %s' % ', '.join(
+            '%s %s' % (m['id'], m['status']) for m in left))
+    if server is not None:
+        if server['status'] in LEFT_BEHIND_STATUSES and \
+                not (unconfirmed and run.succeeded):
+            found.append('server left in %s' % server['status'])
+        elif server.get('OS-EXT-STS:task_state') is not None:
+            found.append('server left with task %s'
+                         % server['OS-EXT-STS:task_state'])
+
+    if not run.succeeded and not run.skipped:
+        if not run.message.strip():
+            found.append('failure without a message')
+        if cause is not None and not re.search(cause, run.message):
+            found.append('failure message does not name the cause /%s/: '
+                         '%r' % (cause, run.message))
+
+    moves = harness.nova_requests(cloud).moves(
+        run.server, run.started, run.ended, run.migration_type)
+    acted_on = [m for m in moves if m['status'] != 409]
+    if len(acted_on) > 1:
+        found.append('Nova received the move request %d times: %s' % (
+            len(acted_on), ', '.join('%s at %.2f -> %s' % (
+                m['action'], m['start'] - run.started, m['status'])
+                for m in acted_on)))
+    for error in run.foreign_errors:
+        found.append('not the plugin\'s exception: %s' % error)
+    return found
+
+
+def assert_invariants(cloud, run, cause=None, allow_skip=False):
+    """Fail, listing every violation, unless ``run`` kept the promise."""
+    found = violations(cloud, run, cause=cause, allow_skip=allow_skip)
+    if found:
+        raise AssertionError(explain(cloud, run, found))
+    return run
+
+
+def explain(cloud, run, problems):
+    """What the action did, what is wrong, and what Nova received."""
+    requests = harness.nova_requests(cloud).about(run.server, run.started,
+                                                  run.ended)
+    return ('action on server %s (%s %s -> %s) %s after %.1f s: %r\n  - %s'
+            '\nNova received (seconds from the start of the action):\n  %s'
+            % (run.server, run.migration_type, run.source, run.destination,
+               run.outcome, run.seconds, run.message,
+               '\n  - '.join(problems),
+               '\n  '.join(harness.excerpt(requests, run.started))))
