@@ -350,28 +350,7 @@ class Migrate(action_base.BaseAction):
                 return tracking.Outcome(
                     False, 'live migration from %s ended but %s'
                     % (source, tracker.describe(look)), look)
-            if server.status == 'ERROR':
-                look = dataclasses.replace(
-                    look, migration=tracker.final_record())
-                return tracking.Outcome(
-                    False, 'live migration from %s failed: %s'
-                    % (source, tracker.describe(look)), look)
-            # Idle on the source: Nova ended the move without moving the
-            # server. Its record says why, once it has caught up.
-            record = tracker.final_record()
-            look = dataclasses.replace(look, migration=record)
-            lagging = (record is None
-                       or record.status in tracking.LIVE_IN_PROGRESS)
-            if lagging and not odd.expired(look.at):
-                return None
-            if record is None:
-                return tracking.Outcome(
-                    False, 'Nova accepted the live migration request but '
-                    'never started it; %s' % tracker.describe(look), look)
-            return tracking.Outcome(
-                False, 'live migration from %s to %s failed: %s'
-                % (source, tracker.request.destination_label,
-                   tracker.describe(look)), look)
+            return tracker.failed_move(look, source, odd)
         return evaluate
 
     def _follow_live(self, tracker, timeout):
@@ -516,28 +495,7 @@ class Migrate(action_base.BaseAction):
                     return tracking.Outcome(True, 'resized', look)
                 if server.status in tracking.COLD_OK_STATUSES:
                     return tracking.Outcome(True, 'confirmed', look)
-            if server.status == 'ERROR':
-                look = dataclasses.replace(
-                    look, migration=tracker.final_record())
-                return tracking.Outcome(
-                    False, 'cold migration from %s to %s failed: %s'
-                    % (source, tracker.request.destination_label,
-                       tracker.describe(look)), look)
-            # Idle on the source: Nova gave the move up (rolled back).
-            record = tracker.final_record()
-            look = dataclasses.replace(look, migration=record)
-            lagging = (record is None
-                       or record.status in tracking.COLD_IN_PROGRESS)
-            if lagging and not odd.expired(look.at):
-                return None
-            if record is None:
-                return tracking.Outcome(
-                    False, 'Nova accepted the cold migration request but '
-                    'never started it; %s' % tracker.describe(look), look)
-            return tracking.Outcome(
-                False, 'cold migration from %s to %s failed: %s'
-                % (source, tracker.request.destination_label,
-                   tracker.describe(look)), look)
+            return tracker.failed_move(look, source, odd)
         return evaluate
 
     def _follow_cold(self, tracker, timeout, original_status):

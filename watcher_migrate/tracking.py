@@ -407,6 +407,28 @@ class MigrationTracker(object):
             self._last_status = record.status
         return record
 
+    def failed_move(self, look, source, grace):
+        """The answer for a server that is idle but was not moved.
+
+        Nova gave the move up (ERROR, or back on the source); its record
+        says why. A record still in progress, or not there yet, is given
+        ``grace`` to catch up with the server.
+        """
+        kind = self.request.migration_type
+        record = self.final_record()
+        look = dataclasses.replace(look, migration=record)
+        if look.server.status != 'ERROR':
+            lagging = record is None or record.status in self._in_progress
+            if lagging and not grace.expired(look.at):
+                return None
+            if record is None:
+                return Outcome(False, 'Nova accepted the %s migration '
+                               'request but never started it; %s'
+                               % (kind, self.describe(look)), look)
+        return Outcome(False, '%s migration from %s to %s failed: %s'
+                       % (kind, source, self.request.destination_label,
+                          self.describe(look)), look)
+
     def wait_live(self, evaluate, timeout, what, source):
         """Follow a live migration until ``evaluate`` answers."""
         self._source = source

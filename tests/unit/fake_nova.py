@@ -88,10 +88,7 @@ class FakeNova(object):
             self.reads += 1
             for migration in self.migrations:
                 self._advance(migration)
-            return [nova_gateway.MigrationView(
-                id=m.id, status=m.status, migration_type=m.kind,
-                source_compute=m.source, dest_compute=m.dest)
-                for m in reversed(self.migrations)]
+            return _views(reversed(self.migrations))
 
     def list_changed_servers(self, since):
         with self.lock:
@@ -109,12 +106,10 @@ class FakeNova(object):
             self.reads += 1
             for migration in self.migrations:
                 self._advance(migration)
-            return [nova_gateway.MigrationView(
-                id=m.id, status=m.status, migration_type=m.kind,
-                source_compute=m.source, dest_compute=m.dest)
-                for m in reversed(self.migrations)
-                if m.kind == 'live-migration' and m.status in (
-                    'queued', 'preparing', 'running', 'post-migrating')]
+            return _views(m for m in reversed(self.migrations)
+                          if m.kind == 'live-migration' and m.status in (
+                              'queued', 'preparing', 'running',
+                              'post-migrating'))
 
     def get_live_migration(self, server_id, migration_id):
         self.reads += 1
@@ -208,6 +203,12 @@ class FakeNova(object):
             server.update(host=m.dest, status=self.original_status)
         elif m.end == 'reverted':
             server.update(host=m.source, status=self.original_status)
+
+
+def _views(migrations):
+    return [nova_gateway.MigrationView(
+        id=m.id, status=m.status, migration_type=m.kind,
+        source_compute=m.source, dest_compute=m.dest) for m in migrations]
 
 
 class _Error(Exception):
