@@ -121,7 +121,7 @@ class Runner(object):
         self.cloud.reset_events()
         nova_cpu = nova_cpu_seconds(self.cloud.pid)
         started = time.time()
-        error = None
+        error = error_detail = None
         try:
             report = self.site.run_applier(
                 self.mode, [plan],
@@ -130,7 +130,9 @@ class Runner(object):
                 max_workers=max(deployment.MAX_WORKERS, workload.width),
                 applier_timeout=workload.applier_timeout())
         except deployment.ApplierError as exc:
-            error = str(exc)[-3000:]
+            # The first line says how it ended; the rest is the logs' tail.
+            error = str(exc).splitlines()[0]
+            error_detail = str(exc)[-3000:]
             report = {'launched_at': started, 'finished_at': time.time(),
                       'plans_wall_seconds': None,
                       'plans_cpu_seconds': None}
@@ -162,5 +164,6 @@ class Runner(object):
                           'status_message': a['status_message']}
                          for a in actions if a['state'] != 'SUCCEEDED'],
             'error': error,
+            'error_detail': error_detail,
         })
         return row

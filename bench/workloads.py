@@ -79,7 +79,7 @@ class Workload(object):
     def applier_timeout(self):
         """Seconds an applier run of this workload may take, generously."""
         return int(240 + self.chain * (2 * self.duration + 30) +
-                   3 * self.width)
+                   6 * self.width)
 
     def as_dict(self):
         return {'name': self.name, 'kind': self.kind,
