@@ -28,9 +28,10 @@ LEGEND = [
     'VERIFY_RESIZE (the',
     '  fake driver\'s finish), so the confirm is included. lat < 0: the '
     'action said done',
-    '  before Nova had finished: the built-in takes "on the destination, '
-    'no task" for',
-    '  done, which Nova shows before its last post-migration steps.',
+    '  before Nova\'s record did: Nova shows the server on its '
+    'destination with no task',
+    '  before its last post-migration steps (source host resources, '
+    'migration record).',
     'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
     'all requests',
     '  / wall s of the plan; cpu s: applier process CPU in the plan; '
