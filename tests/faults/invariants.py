@@ -28,6 +28,7 @@ stand, and:
 """
 
 import re
+import time
 
 from tests.faults import harness
 from watcher_migrate.embedded_nova import client as embedded_client
@@ -37,6 +38,8 @@ IN_PROGRESS = frozenset([
     'accepted', 'queued', 'preparing', 'running', 'post-migrating',
     'pre-migrating', 'migrating', 'finished', 'confirming', 'reverting'])
 LEFT_BEHIND_STATUSES = ('VERIFY_RESIZE', 'MIGRATING')
+# Seconds after which a migration left in progress is looked at again.
+LATER = 3.0
 
 
 def server_or_none(cloud, server):
@@ -89,8 +92,15 @@ def violations(cloud, run, cause=None, allow_skip=False):
             and not (unconfirmed and run.succeeded
                      and m['status'] == 'finished')]
     if left:
+        # Whether Nova ends them by itself tells a late answer from a
+        # migration abandoned midway; either breaks the promise.
+        time.sleep(LATER)
+        later = dict((m['id'], m['status'])
+                     for m in cloud.migrations(run.server))
         found.append('migrations left in progress: %s' % ', '.join(
-            '%s %s' % (m['id'], m['status']) for m in left))
+            '%s %s (%.0f s later: %s)' % (m['id'], m['status'], LATER,
+                                          later.get(m['id']))
+            for m in left))
     if server is not None:
         if server['status'] in LEFT_BEHIND_STATUSES and \
                 not (unconfirmed and run.succeeded):
