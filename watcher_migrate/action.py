@@ -49,6 +49,10 @@ PRE_CONDITION_REUSE = 5.0
 # post_condition runs right after execute: a look at the server younger
 # than this (the one that ended execute) is the placement to check.
 POST_CONDITION_REUSE = 1.0
+# A confirm or abort Nova shows no sign of having received (its request
+# was lost) is sent again after this many seconds.
+CONFIRM_RESEND = 3.0
+ABORT_RESEND = 5.0
 
 
 class Migrate(action_base.BaseAction):
@@ -420,7 +424,7 @@ class Migrate(action_base.BaseAction):
         """
         request = tracker.request
         deadline = tracker.clock() + self.settings.settle_timeout
-        requested = False
+        sent_at = None
         schedule = waiting.PollSchedule(self.settings.poll_interval_min,
                                         self.settings.poll_interval_max)
         while True:
@@ -430,8 +434,13 @@ class Migrate(action_base.BaseAction):
                     tracking.LIVE_IN_PROGRESS:
                 if look.settled:
                     break
-            elif not requested and self._abortable(migration):
-                requested = self._send_abort(request, migration)
+            elif self._abortable(migration) and (
+                    sent_at is None
+                    or tracker.clock() - sent_at >= ABORT_RESEND):
+                # Again while Nova still runs it: an abort whose request
+                # was lost changes nothing, a second one is harmless.
+                if self._send_abort(request, migration):
+                    sent_at = tracker.clock()
             if tracker.clock() >= deadline:
                 raise exceptions.ActionFailed(
                     'Server %s: abort of the live migration requested but '
@@ -462,7 +471,8 @@ class Migrate(action_base.BaseAction):
             # next look tells where it ended.
             LOG.info('Server %s: %s', request.label, e)
             return False
-        except nova_gateway.WriteOutcomeUnknown as e:
+        except (nova_gateway.WriteOutcomeUnknown,
+                exceptions.NovaUnavailable) as e:
             LOG.warning('Server %s: %s', request.label, e)
         return True
 
@@ -555,6 +565,9 @@ class Migrate(action_base.BaseAction):
                     False, 'confirming the cold migration from %s failed: %s'
                     % (source, tracker.describe(look)), look)
             if server.status == tracking.VERIFY_RESIZE:
+                if tracker.clock() - sent[0] >= CONFIRM_RESEND:
+                    self._confirm_again(tracker)
+                    sent[0] = tracker.clock()
                 return None
             number = (' (migration %s)' % tracker.migration_id
                       if tracker.migration_id else '')
@@ -568,6 +581,7 @@ class Migrate(action_base.BaseAction):
                 % (tracker.describe(look), original_status), look)
 
         self._send_confirm(tracker)
+        sent = [tracker.clock()]
         what = 'confirm of %s' % request.label
         try:
             return tracker.wait_server(evaluate, self.settings.settle_timeout,
@@ -584,11 +598,26 @@ class Migrate(action_base.BaseAction):
                 % (self.settings.settle_timeout, tracker.describe(e.last)),
                 e.last)
 
+    def _confirm_again(self, tracker):
+        """Send the confirm again if Nova never received it.
+
+        Nova marks the record 'confirming' while it answers the request,
+        so a record still 'finished' means the request was lost; a second
+        confirm of a migration already confirming is refused, harmlessly.
+        """
+        record = tracker.final_record()
+        if record is not None and record.status == tracking.FINISHED:
+            LOG.warning('Server %s: Nova has not received the confirm of '
+                        'migration %s; sending it again',
+                        tracker.request.label, record.id)
+            self._send_confirm(tracker)
+
     def _send_confirm(self, tracker):
         request = tracker.request
         try:
             self.gateway.confirm_resize(request.server_id)
-        except nova_gateway.WriteOutcomeUnknown as e:
+        except (nova_gateway.WriteOutcomeUnknown,
+                exceptions.NovaUnavailable) as e:
             LOG.warning('Server %s: %s; the state of the migration will '
                         'tell', request.label, e)
         except nova_gateway.NovaRefused as e:
@@ -623,12 +652,16 @@ class Migrate(action_base.BaseAction):
         request = tracker.request
         LOG.warning('Server %s: reverting cold migration %s',
                     request.label, tracker.migration_id)
-        try:
-            self.gateway.revert_resize(request.server_id)
-        except nova_gateway.WriteOutcomeUnknown as e:
-            LOG.warning('Server %s: %s', request.label, e)
-        except nova_gateway.NovaRefused as e:
-            LOG.warning('Server %s: %s', request.label, e)
+
+        def send():
+            try:
+                self.gateway.revert_resize(request.server_id)
+            except (nova_gateway.WriteOutcomeUnknown, nova_gateway.NovaRefused,
+                    exceptions.NovaUnavailable) as e:
+                LOG.warning('Server %s: %s', request.label, e)
+            return tracker.clock()
+
+        sent = [send()]
 
         def evaluate(look):
             if look.server_gone:
@@ -636,6 +669,12 @@ class Migrate(action_base.BaseAction):
             if look.settled and look.status in (tracking.REVERTED,) + \
                     tuple(tracking.FAILED):
                 return tracking.Outcome(False, tracker.describe(look), look)
+            if look.settled and look.status == tracking.FINISHED and \
+                    tracker.clock() - sent[0] >= CONFIRM_RESEND:
+                # Still 'finished': the revert request never reached Nova.
+                LOG.warning('Server %s: Nova has not received the revert; '
+                            'sending it again', request.label)
+                sent[0] = send()
             return None
 
         try:

@@ -130,12 +130,17 @@ class LiveSchedule(object):
     feed); ``next_delay(look)`` how long to sleep before it.
     """
 
-    def __init__(self, floor, cap, wall, predictor=None, lag=FINISH_LAG):
+    def __init__(self, floor, cap, wall, predictor=None, lag=FINISH_LAG,
+                 start=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.wall = wall
         self.predictor = predictor or EndPredictor()
         self.lag = lag
+        # Before the copy runs, looks back off from here (the first look's
+        # delay): queued and preparing can last, and decide nothing.
+        self.start = max(floor, start or floor)
+        self._phase = None
         self._interval = None
         self._target = None     # the wall time of the look at the end
         self._overdue = False   # the look at the end came too early
@@ -145,9 +150,13 @@ class LiveSchedule(object):
             return False
         return self.predictor.end() is None or self._overdue
 
-    def _backoff(self):
-        self._interval = (self.floor if self._interval is None
-                          else min(self.cap, self._interval * 1.6))
+    def _backoff(self, phase, start):
+        """Back off from ``start`` while ``phase`` stays the same."""
+        if phase != self._phase or self._interval is None:
+            self._phase = phase
+            self._interval = start
+        else:
+            self._interval = min(self.cap, self._interval * 1.6)
         return self._interval
 
     def next_delay(self, look):
@@ -159,19 +168,20 @@ class LiveSchedule(object):
             self.lag.too_early()
         end = self.predictor.end()
         if end is None:
-            if self.predictor.readings == 1:
-                # One figure so far: the next makes the rate.
-                return max(self.floor, MIN_SPAN)
-            return self._backoff()
+            if self.predictor.readings == 0:
+                return self._backoff('not copying', self.start)
+            # One figure (the next makes the rate), or no progress: the
+            # figures are worth reading again once Nova has rewritten them.
+            return self._backoff('copying', max(self.floor, MIN_SPAN))
         if self.predictor.precise:
             target = end + self.lag.seconds
         else:
             target = end - COARSE_MARGIN * max(0.0, end - now)
         if target - now <= self.floor:
             # Due now: look soon and, if still copying, refine the figures.
-            return self._backoff()
+            return self._backoff('ending', self.floor)
         self._overdue = False
-        self._interval = None
+        self._phase = None
         self._target = target
         return min(target - now, MAX_CAPS * self.cap)
 

@@ -218,9 +218,23 @@ def is_transient(error):
         return True
     if isinstance(error, nova_exceptions.ClientException):
         code = _http_code(error)
-        return code is not None and (code >= 500 or code in (409, 429))
+        # 401: keystoneauth re-authenticates on the next try.
+        return code is not None and (code >= 500
+                                     or code in (401, 409, 429))
     # A truncated or non-JSON body surfaces as a JSON decoding error.
     return isinstance(error, ValueError)
+
+
+def _access_problem(error):
+    """Authentication, authorization, TLS or catalog trouble.
+
+    keystoneauth raises these as its own exceptions, which Watcher would
+    reduce to their class name; they become a message that says what.
+    """
+    if isinstance(error, ks_exceptions.ClientException):
+        return True
+    return (isinstance(error, nova_exceptions.ClientException)
+            and _http_code(error) in (401, 403))
 
 
 class _VersionCache(object):
@@ -236,6 +250,12 @@ class _VersionCache(object):
     def __init__(self):
         self._lock = threading.Lock()
         self._versions = {}
+        self._discovering = {}
+
+    def discovery_lock(self, endpoint):
+        """Held while one action discovers: the others wait and reuse."""
+        with self._lock:
+            return self._discovering.setdefault(endpoint, threading.Lock())
 
     def get(self, endpoint):
         with self._lock:
@@ -311,13 +331,14 @@ class NovaGateway(object):
             service_type=_SERVICE_TYPE, interface=self._settings.interface,
             region_name=self._settings.region_name)
         self.endpoint = endpoint
-        version = _VERSIONS.get(endpoint)
-        if version is None:
-            version = self._read(
-                'discover the compute API version',
-                api_versions.discover_version, self._new_client('2.1'),
-                api_versions.APIVersion('2.latest'))
-            _VERSIONS.put(endpoint, version)
+        with _VERSIONS.discovery_lock(endpoint):
+            version = _VERSIONS.get(endpoint)
+            if version is None:
+                version = self._read(
+                    'discover the compute API version',
+                    api_versions.discover_version, self._new_client('2.1'),
+                    api_versions.APIVersion('2.latest'))
+                _VERSIONS.put(endpoint, version)
         if version < MIN_MICROVERSION:
             raise exceptions.NovaTooOld(
                 'The compute API offers microversion %s at most; '
@@ -358,6 +379,9 @@ class NovaGateway(object):
                 raise exceptions.NovaUnavailable(
                     'Could not %s: the compute API kept failing for %s s: %s'
                     % (what, self._settings.api_retry_timeout, e))
+            if _access_problem(e):
+                raise exceptions.NovaUnavailable(
+                    'Could not %s: %s: %s' % (what, type(e).__name__, e))
             raise
 
     def _write(self, what, fn, *args, **kwargs):

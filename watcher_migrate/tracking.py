@@ -62,8 +62,8 @@ LIVE_OK_STATUSES = ('ACTIVE', 'PAUSED')
 COLD_OK_STATUSES = ('ACTIVE', 'SHUTOFF')
 VERIFY_RESIZE = 'VERIFY_RESIZE'
 
-# After a write whose outcome is unknown, how long to look for its effect
-# before concluding that Nova did not act on it.
+# After a move request whose outcome is unknown, the least time to look
+# for its effect (at least api_retry_timeout) before giving up on it.
 RESOLVE_WINDOW = 5.0
 # A started move whose migration record never appears is given up after
 # this long with the server idle (conductor dropped it before creating it).
@@ -269,10 +269,14 @@ class MigrationTracker(object):
     def start(self, send, source):
         """Send the move request once, as far as Nova is concerned.
 
-        A request whose answer was lost is resolved by reading Nova's
-        state; it is sent again only when Nova certainly did not act on it.
-        A 409 (server busy) is retried with backoff, after checking that
-        the busy task is not our own earlier request.
+        A request whose answer was lost is never sent again: it may still
+        reach Nova (a proxy can hold it past the client's timeout), so
+        Nova's state is read until the move shows, for as long as the API
+        retry budget allows, and the action fails if it never does. Only
+        an answer that certainly means "not done" is retried: a 409
+        (server busy), with backoff, after checking that the busy task is
+        not our own request; never-sent requests are retried in the
+        gateway.
         """
         self._started_at = self.clock()
         self._started_wall = self.wall()
@@ -285,11 +289,18 @@ class MigrationTracker(object):
             except nova_gateway.WriteOutcomeUnknown as e:
                 LOG.warning('%s; reading Nova to find out whether it acted',
                             e)
-                if self._resolve_unknown(source):
+                if self._resolve_unknown(source, deadline):
                     LOG.info('Server %s: the move request did reach Nova; '
                              'following it', self.request.label)
                     return
-                failure = e
+                raise exceptions.ActionFailed(
+                    'Server %s: the answer to the %s migration request '
+                    'from %s to %s was lost (%s) and Nova showed no move '
+                    'within %s s; not sending it again, since the first '
+                    'may still arrive' % (
+                        self.request.label, self.request.migration_type,
+                        source, self.request.destination_label, e.cause,
+                        self.settings.api_retry_timeout))
             except nova_gateway.NovaConflict as e:
                 if self._started(source):
                     return
@@ -303,14 +314,18 @@ class MigrationTracker(object):
                        self.settings.api_retry_timeout, failure))
             time.sleep(schedule.next_delay(None))
 
-    def _resolve_unknown(self, source):
-        deadline = self.clock() + RESOLVE_WINDOW
+    def _resolve_unknown(self, source, deadline):
+        deadline = max(deadline, self.clock() + RESOLVE_WINDOW)
+        schedule = waiting.PollSchedule(0.5, 5.0)
         while True:
-            if self._started(source):
-                return True
+            try:
+                if self._started(source):
+                    return True
+            except exceptions.NovaUnavailable as e:
+                LOG.warning('Server %s: %s', self.request.label, e)
             if self.clock() >= deadline:
                 return False
-            time.sleep(0.5)
+            time.sleep(schedule.next_delay(None))
 
     # -- the shared view of the server -----------------------------------
 
@@ -432,18 +447,17 @@ class MigrationTracker(object):
     def wait_live(self, evaluate, timeout, what, source):
         """Follow a live migration until ``evaluate`` answers."""
         self._source = source
+        first = min(end_prediction.FIRST_LOOK,
+                    FIRST_LOOK_FLOORS * self.settings.poll_interval_min)
         if self.schedule is None:
             self.schedule = end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,
-                self.settings.poll_interval_max, wall=self.wall)
+                self.settings.poll_interval_max, wall=self.wall, start=first)
         return waiting.wait_for(
             self._outage_tolerant(self.live_look), evaluate, self.schedule,
             deadline=self.clock() + timeout, cancel=self.cancel,
             what=what, clock=self.clock, on_poll=self._remember_look,
-            wake=self.wake,
-            first_delay=min(
-                end_prediction.FIRST_LOOK,
-                FIRST_LOOK_FLOORS * self.settings.poll_interval_min))
+            wake=self.wake, first_delay=first)
 
     def completed(self):
         """Record in ``latest`` that the migration ended well."""

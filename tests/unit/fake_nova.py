@@ -57,6 +57,9 @@ class FakeNova(object):
         self.abort_honoured = True
         self.conflicts = 0            # 409s before a move is accepted
         self.lose_answer = False      # the move applies, the answer is lost
+        self.lose_request = False     # the move is lost on its way
+        self.lost_confirms = 0        # confirms lost on their way
+        self.lost_aborts = 0          # aborts lost on their way
         self.microversion = (2, 96)
         self.live_steps = list(LIVE_STEPS)
         self.cold_steps = list(COLD_STEPS)
@@ -121,6 +124,8 @@ class FakeNova(object):
     # -- writes -----------------------------------------------------------
 
     def _move(self, kind, host, steps, task_state):
+        if self.lose_request:
+            raise nova_gateway.WriteOutcomeUnknown('move', 'read timeout')
         if self.conflicts:
             self.conflicts -= 1
             raise nova_gateway.NovaConflict('move', _Error(409, 'busy'))
@@ -146,6 +151,9 @@ class FakeNova(object):
 
     def confirm_resize(self, server_id):
         self.writes.append(('confirm_resize',))
+        if self.lost_confirms:
+            self.lost_confirms -= 1
+            raise nova_gateway.WriteOutcomeUnknown('confirm', 'reset')
         with self.lock:
             migration = self.migrations[-1]
             migration.steps = ['confirming']
@@ -160,6 +168,9 @@ class FakeNova(object):
 
     def abort_live_migration(self, server_id, migration_id):
         self.writes.append(('abort', migration_id))
+        if self.lost_aborts:
+            self.lost_aborts -= 1
+            raise nova_gateway.WriteOutcomeUnknown('abort', 'reset')
         if self.abort_honoured:
             with self.lock:
                 migration = self.migrations[-1]

@@ -224,6 +224,34 @@ def test_a_lost_answer_to_the_move_request_is_not_sent_again(nova):
         ('live_migrate', 'compute-2')]
 
 
+def test_a_lost_move_request_that_never_shows_fails_without_resending(
+        nova):
+    nova.lose_request = True
+    with pytest.raises(exceptions.ActionFailed,
+                       match='was lost .* not sending it again'):
+        make(nova).execute()
+    assert [w for w in nova.writes if w[0] == 'live_migrate'] == [
+        ('live_migrate', 'compute-2')]
+
+
+def test_a_confirm_lost_on_its_way_is_sent_again(nova, monkeypatch):
+    monkeypatch.setattr(action, 'CONFIRM_RESEND', 0.0)
+    nova.lost_confirms = 1
+    assert make(nova, migration_type='cold').execute() is True
+    assert nova.writes.count(('confirm_resize',)) == 2
+    assert nova.server['status'] == 'ACTIVE'
+
+
+def test_an_abort_lost_on_its_way_is_sent_again(nova, monkeypatch):
+    monkeypatch.setattr(action, 'ABORT_RESEND', 0.0)
+    nova.live_end = 'stuck'
+    nova.lost_aborts = 1
+    with pytest.raises(exceptions.ActionFailed, match='cancelled'):
+        make(nova, {'live_timeout': 1}).execute()
+    assert len([w for w in nova.writes if w[0] == 'abort']) == 2
+    assert nova.server['host'] == 'compute-1'
+
+
 def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
     nova.conflicts = 1
     assert make(nova).execute() is True

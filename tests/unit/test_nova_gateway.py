@@ -13,6 +13,7 @@
 """The Nova gateway over HTTP (requests-mock): microversion negotiation,
 retries of reads, and the rules for writes whose outcome is unknown."""
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 import pytest
@@ -219,3 +220,42 @@ def test_endpoint_override_replaces_the_catalog_endpoint(nova):
     server = gateway(endpoint_override=other).get_server(SERVER)
     assert server.host == 'c-9'
     assert nova.last_request.url.startswith(other)
+
+
+def test_a_tls_or_catalog_failure_is_a_named_error(nova):
+    gw = gateway()
+
+    def no_endpoint(**kwargs):
+        raise ks_exceptions.DiscoveryFailure(
+            'SSL: CERTIFICATE_VERIFY_FAILED')
+
+    gw._session.get_endpoint = no_endpoint
+    with pytest.raises(exceptions.NovaUnavailable,
+                       match='find the compute endpoint: DiscoveryFailure: '
+                             'SSL: CERTIFICATE_VERIFY_FAILED'):
+        gw.get_server(SERVER)
+
+
+def test_a_401_on_a_read_is_retried_and_then_named(nova):
+    nova.get(SERVER_URL, [
+        {'status_code': 401, 'json': {'error': {'code': 401}}},
+        {'json': server_doc(host='compute-3')}])
+    assert gateway().get_server(SERVER).host == 'compute-3'
+
+
+def test_changed_servers_of_all_projects_are_listed_page_by_page(nova):
+    first = dict(server_doc()['server'], id='a')
+    second = dict(server_doc(status='DELETED')['server'], id='b')
+    nova.get(ENDPOINT + '/servers/detail', [
+        {'json': {'servers': [first], 'servers_links': [
+            {'rel': 'next', 'href': ENDPOINT + '/servers/detail?'
+             'all_tenants=1&changes-since=2027-01-15T08%3A00%3A00Z'
+             '&marker=a'}]}},
+        {'json': {'servers': [second]}}])
+    views = gateway().list_changed_servers('2027-01-15T08:00:00Z')
+    assert [v.id for v in views] == ['a', 'b']
+    assert views[1].deleted
+    asked = nova.request_history[-2]
+    assert asked.qs['all_tenants'] == ['1']
+    assert asked.qs['changes-since'] == ['2027-01-15t08:00:00z']
+    assert nova.last_request.qs['marker'] == ['a']
