@@ -62,6 +62,8 @@ class ServerView:
     ram_mb: int = 0
     disk_gb: int = 0
     progress: int = None
+    # When Nova last changed the server (ISO 8601, whole seconds).
+    updated: str = None
 
     @classmethod
     def from_nova(cls, server):
@@ -82,7 +84,8 @@ class ServerView:
             ram_mb=int(flavor.get('ram') or 0),
             disk_gb=int(flavor.get('disk') or 0)
             + int(flavor.get('ephemeral') or 0),
-            progress=info.get('progress'))
+            progress=info.get('progress'),
+            updated=info.get('updated'))
 
     @property
     def size_gib(self):
@@ -463,9 +466,13 @@ class NovaGateway(object):
         GET /servers/{id}/migrations answers only for migrations in
         progress, each with its memory and disk progress figures.
         """
-        records = self._read(
-            'list the live migrations of server %s' % server_id,
-            self.client.server_migrations.list, server_id)
+        try:
+            records = self._read(
+                'list the live migrations of server %s' % server_id,
+                self.client.server_migrations.list, server_id)
+        except nova_exceptions.NotFound:
+            # The server is gone: its read says so.
+            return []
         views = [MigrationView.from_nova(m) for m in records]
         return sorted(views, key=lambda m: m.id, reverse=True)
 

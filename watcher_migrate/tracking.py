@@ -63,7 +63,8 @@ COLD_OK_STATUSES = ('ACTIVE', 'SHUTOFF')
 VERIFY_RESIZE = 'VERIFY_RESIZE'
 
 # After a move request whose outcome is unknown, the least time to look
-# for its effect (at least api_retry_timeout) before giving up on it.
+# for its effect (api_retry_timeout if longer) before concluding that it
+# never reached Nova.
 RESOLVE_WINDOW = 5.0
 # A started move whose migration record never appears is given up after
 # this long with the server idle (conductor dropped it before creating it).
@@ -171,6 +172,7 @@ class MigrationTracker(object):
         self._feed = None
         self._sub = None
         self._started_wall = wall()
+        self._server_updated = None
         self.last_look = None
         self.schedule = None
         self._last_record = None
@@ -209,17 +211,36 @@ class MigrationTracker(object):
             if self.marker is None and not self._created_since_start(
                     migration):
                 break
-            if migration.migration_type in (None, self._record_type):
+            if migration.migration_type in (None, self._record_type) and \
+                    self._from_our_source(migration):
                 self.migration_id = migration.id
                 return migration
         return None
 
     def _created_since_start(self, migration):
-        # Without a marker, ours is the newest record created after we
-        # asked for the move (Nova's clocks and ours agree within slack).
+        """Whether the record can have been created by our request.
+
+        Without a marker (a request saved per move), ours is created after
+        we asked for the move (Nova's clocks and ours agree within slack)
+        and after the server last changed before it: an earlier move of
+        the same server ended, and so changed the server, after its own
+        record was created.
+        """
         created, _fine = end_prediction.parse_nova_time(migration.created_at)
-        return created is None or (
-            created >= self._started_wall - server_feed.CLOCK_SLACK)
+        return created is None or created >= self._not_before
+
+    @property
+    def _not_before(self):
+        floor = self._started_wall - server_feed.CLOCK_SLACK
+        if self._server_updated is not None:
+            floor = max(floor, self._server_updated)
+        return floor
+
+    def _from_our_source(self, migration):
+        # A move just before ours of the same server started elsewhere
+        # (it brought the server here) unless it failed.
+        return migration.source_compute in (None, self._source) \
+            or self._source is None
 
     def look(self, with_server=None):
         """Read our migration and, when it matters, the server.
@@ -269,19 +290,21 @@ class MigrationTracker(object):
     def start(self, send, source):
         """Send the move request once, as far as Nova is concerned.
 
-        A request whose answer was lost is never sent again: it may still
-        reach Nova (a proxy can hold it past the client's timeout), so
-        Nova's state is read until the move shows, for as long as the API
-        retry budget allows, and the action fails if it never does. Only
-        an answer that certainly means "not done" is retried: a 409
-        (server busy), with backoff, after checking that the busy task is
-        not our own request; never-sent requests are retried in the
-        gateway.
+        A request whose answer was lost is resolved by reading Nova: it
+        may still reach Nova late (a proxy can hold it past the client's
+        timeout), so Nova is watched for the move for the whole API retry
+        budget (at least RESOLVE_WINDOW). Only if Nova shows no move by
+        then is the request taken as never received and sent again, once;
+        a second loss fails the action. A 409 (server busy) is retried
+        with backoff, after checking that the busy task is not our own
+        request; requests that never left are retried in the gateway.
         """
         self._started_at = self.clock()
         self._started_wall = self.wall()
+        self._source = source
         deadline = self._started_at + self.settings.api_retry_timeout
         schedule = waiting.PollSchedule(0.5, 5.0)
+        lost = 0
         while True:
             try:
                 send()
@@ -289,18 +312,28 @@ class MigrationTracker(object):
             except nova_gateway.WriteOutcomeUnknown as e:
                 LOG.warning('%s; reading Nova to find out whether it acted',
                             e)
-                if self._resolve_unknown(source, deadline):
+                window = max(RESOLVE_WINDOW,
+                             self.settings.api_retry_timeout)
+                if self._resolve_unknown(source, self.clock() + window):
                     LOG.info('Server %s: the move request did reach Nova; '
                              'following it', self.request.label)
                     return
-                raise exceptions.ActionFailed(
-                    'Server %s: the answer to the %s migration request '
-                    'from %s to %s was lost (%s) and Nova showed no move '
-                    'within %s s; not sending it again, since the first '
-                    'may still arrive' % (
-                        self.request.label, self.request.migration_type,
-                        source, self.request.destination_label, e.cause,
-                        self.settings.api_retry_timeout))
+                lost += 1
+                if lost > 1:
+                    raise exceptions.ActionFailed(
+                        'Server %s: could not start the %s migration from '
+                        '%s to %s: %s, twice, and Nova showed no move '
+                        'within %.0f s of either request; not sending it '
+                        'again' % (self.request.label,
+                                   self.request.migration_type, source,
+                                   self.request.destination_label, e,
+                                   window))
+                LOG.warning('Server %s: Nova shows no move %.0f s after the '
+                            'request whose answer was lost: it never got '
+                            'there; sending it again', self.request.label,
+                            window)
+                deadline = self.clock() + self.settings.api_retry_timeout
+                continue
             except nova_gateway.NovaConflict as e:
                 if self._started(source):
                     return
@@ -315,7 +348,6 @@ class MigrationTracker(object):
             time.sleep(schedule.next_delay(None))
 
     def _resolve_unknown(self, source, deadline):
-        deadline = max(deadline, self.clock() + RESOLVE_WINDOW)
         schedule = waiting.PollSchedule(0.5, 5.0)
         while True:
             try:
@@ -334,6 +366,8 @@ class MigrationTracker(object):
 
         :param server: the ServerView the action last read
         """
+        self._server_updated, _fine = end_prediction.parse_nova_time(
+            server.updated)
         if not self.settings.shared_tracking or not self.gateway.endpoint:
             return
         self._feed = server_feed.FEEDS.feed_for(
@@ -407,7 +441,7 @@ class MigrationTracker(object):
             if self.migration_id is not None:
                 if record.id == self.migration_id:
                     return record
-            elif record.source_compute in (None, self._source) and \
+            elif self._from_our_source(record) and \
                     self._created_since_start(record):
                 self.migration_id = record.id
                 return record

@@ -22,6 +22,7 @@ import pytest
 from tests.unit import fake_nova
 from watcher_migrate import action
 from watcher_migrate import exceptions
+from watcher_migrate import tracking
 
 UUID = '0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'
 FAST = {'poll_interval_min': 0.001, 'poll_interval_max': 0.005,
@@ -224,14 +225,32 @@ def test_a_lost_answer_to_the_move_request_is_not_sent_again(nova):
         ('live_migrate', 'compute-2')]
 
 
-def test_a_lost_move_request_that_never_shows_fails_without_resending(
-        nova):
+def test_a_move_request_nova_never_saw_is_sent_once_more(nova, monkeypatch):
+    monkeypatch.setattr(tracking, 'RESOLVE_WINDOW', 0.5)
+    nova.lose_request = True
+    original = nova.live_migrate
+
+    def lost_once(server_id, host):
+        try:
+            original(server_id, host)
+        finally:
+            nova.lose_request = False
+
+    nova.live_migrate = lost_once
+    assert make(nova).execute() is True
+    assert [w for w in nova.writes if w[0] == 'live_migrate'] == [
+        ('live_migrate', 'compute-2')] * 2
+
+
+def test_a_move_request_lost_twice_fails_without_a_third(nova, monkeypatch):
+    monkeypatch.setattr(tracking, 'RESOLVE_WINDOW', 0.5)
     nova.lose_request = True
     with pytest.raises(exceptions.ActionFailed,
-                       match='was lost .* not sending it again'):
+                       match='outcome unknown .*, twice, .* not sending it '
+                             'again'):
         make(nova).execute()
     assert [w for w in nova.writes if w[0] == 'live_migrate'] == [
-        ('live_migrate', 'compute-2')]
+        ('live_migrate', 'compute-2')] * 2
 
 
 def test_a_confirm_lost_on_its_way_is_sent_again(nova, monkeypatch):
