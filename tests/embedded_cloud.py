@@ -60,13 +60,17 @@ def running_nova(log_dir, hosts=HOSTS, tox_env='functional'):
     nova = embedded_client.EmbeddedNova(hosts=hosts, python=python,
                                         log_file=str(log_dir / 'nova.log'))
     nova.start()
+    show_on_failure('embedded Nova log: %s' % nova.log_file)
     try:
         yield nova
     finally:
         nova.stop()
 
 
-def write_log_path(terminalreporter, nova):
-    """Name Nova's log at the end of a run that failed."""
-    if nova is not None and nova.log_file:
-        terminalreporter.write_line('embedded Nova log: %s' % nova.log_file)
+# What a failed run should point at (tests/conftest.py prints it).
+FAILURE_HINTS = []
+
+
+def show_on_failure(line):
+    """Print ``line`` at the end of a run in which a test failed."""
+    FAILURE_HINTS.append(line)

@@ -31,8 +31,6 @@ from tests.faults import harness
 HOSTS = harness.HOSTS
 SOAK_ENV = 'WATCHER_MIGRATE_SOAK'
 
-_STATE = {'cloud': None, 'failed': False}
-
 
 def pytest_configure(config):
     config.addinivalue_line(
@@ -58,7 +56,6 @@ def cloud(tmp_path_factory):
     with embedded_cloud.running_nova(
             tmp_path_factory.mktemp('embedded-nova'), HOSTS,
             tox_env='faults') as nova:
-        _STATE['cloud'] = nova
         yield nova
 
 
@@ -86,16 +83,3 @@ def proxy(cloud):
     """A :class:`FaultProxy` in front of the cloud, no rules yet."""
     with fault_proxy.FaultProxy(harness.base_url(cloud)) as relay:
         yield relay
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and 'cloud' in getattr(item, 'fixturenames', ()):
-        _STATE['failed'] = True
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _STATE['failed']:
-        embedded_cloud.write_log_path(terminalreporter, _STATE['cloud'])

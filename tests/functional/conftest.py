@@ -22,26 +22,10 @@ from tests import embedded_cloud
 
 HOSTS = embedded_cloud.HOSTS
 
-_STATE = {'cloud': None, 'failed': False}
-
 
 @pytest.fixture(scope='session')
 def cloud(tmp_path_factory):
     """The running :class:`EmbeddedNova` with hosts host1..host4."""
     with embedded_cloud.running_nova(
             tmp_path_factory.mktemp('embedded-nova'), HOSTS) as nova:
-        _STATE['cloud'] = nova
         yield nova
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and 'cloud' in getattr(item, 'fixturenames', ()):
-        _STATE['failed'] = True
-
-
-def pytest_terminal_summary(terminalreporter):
-    if _STATE['failed']:
-        embedded_cloud.write_log_path(terminalreporter, _STATE['cloud'])

@@ -24,8 +24,6 @@ from tests.watcher import deployment as watcher_deployment
 
 HOSTS = embedded_cloud.HOSTS
 
-_STATE = {'cloud': None, 'deployment': None, 'failed': False}
-
 
 @pytest.fixture(scope='session')
 def cloud(tmp_path_factory):
@@ -33,7 +31,6 @@ def cloud(tmp_path_factory):
     with embedded_cloud.running_nova(
             tmp_path_factory.mktemp('embedded-nova'), HOSTS,
             tox_env='watcher') as nova:
-        _STATE['cloud'] = nova
         yield nova
 
 
@@ -42,7 +39,8 @@ def watcher(cloud, tmp_path_factory):
     """The :class:`Deployment`: watcher.conf, database, applier runs."""
     site = watcher_deployment.Deployment(tmp_path_factory.mktemp('watcher'),
                                          cloud)
-    _STATE['deployment'] = site
+    embedded_cloud.show_on_failure('watcher.conf, applier logs: %s'
+                                   % site.directory)
     return site.create()
 
 
@@ -50,19 +48,3 @@ def watcher(cloud, tmp_path_factory):
 def mode(request):
     """Watcher's threading mode for the applier run: each in turn."""
     return request.param
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    if outcome.get_result().failed:
-        _STATE['failed'] = True
-
-
-def pytest_terminal_summary(terminalreporter):
-    if not _STATE['failed']:
-        return
-    embedded_cloud.write_log_path(terminalreporter, _STATE['cloud'])
-    if _STATE['deployment'] is not None:
-        terminalreporter.write_line('watcher.conf, applier logs: %s'
-                                    % _STATE['deployment'].directory)

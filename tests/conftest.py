@@ -1,0 +1,32 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What every test suite shares: where to look when a test failed."""
+
+import pytest
+
+from tests import embedded_cloud
+
+_FAILED = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    if outcome.get_result().failed:
+        _FAILED.append(item.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _FAILED:
+        for line in embedded_cloud.FAILURE_HINTS:
+            terminalreporter.write_line(line)
