@@ -78,7 +78,8 @@ class FakeAction(object):
         if self.script == 'false':
             return False
         if self.script == 'block':
-            self._aborted.wait(10)
+            # Long enough for an abort on a machine under heavy load.
+            self._aborted.wait(120)
             raise exceptions.ActionFailed('%s: migration aborted on request'
                                           % self.name)
         return True
