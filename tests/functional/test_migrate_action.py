@@ -325,3 +325,62 @@ def test_invalid_input_makes_no_write_call_to_nova(cloud, bad):
     migrate.post_condition()
     assert cloud.write_requests() == []
     assert placement(cloud, server)[0] == 'host1'
+
+
+# -- sharing the reads -------------------------------------------------------
+
+def _run_in_parallel(cloud, moves, **options):
+    """Migrate ``moves`` at once, as the applier's parallel engine does.
+
+    :returns: the actions' results and the embedded Nova's request log
+    """
+    actions = [migrate_action(cloud, *move, **options) for move in moves]
+    results = [None] * len(actions)
+    start = len(cloud.requests())
+
+    def one(index):
+        results[index] = run(actions[index])
+
+    threads = [threading.Thread(target=one, args=(i,))
+               for i in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results, cloud.requests(start)
+
+
+def _reads_of(requests, servers):
+    own = [r for r in requests if r['method'] == 'GET'
+           and any(r['path'].endswith('/servers/%s' % s) for s in servers)]
+    shared = [r for r in requests if r['method'] == 'GET'
+              and r['path'].endswith('/servers/detail')]
+    return own, shared
+
+
+def test_concurrent_migrations_of_one_process_share_their_server_reads(
+        cloud):
+    servers = [cloud.create_server(host) for host in ('host1', 'host2',
+                                                      'host1')]
+    for server in servers:
+        cloud.set_driver(instance=server, live_duration=3)
+    moves = [(servers[0], 'host1', 'host3'), (servers[1], 'host2', 'host4'),
+             (servers[2], 'host1', 'host4')]
+    results, requests = _run_in_parallel(cloud, moves)
+    assert results == [True] * 3
+    own, shared = _reads_of(requests, servers)
+    # Each action reads its own server once, in pre_condition; every look
+    # during the waits is a shared changes-since listing.
+    assert len(own) == 3
+    assert shared
+
+
+def test_without_shared_tracking_each_action_reads_its_own_server(cloud):
+    servers = [cloud.create_server(host) for host in ('host1', 'host2')]
+    moves = [(servers[0], 'host1', 'host3'), (servers[1], 'host2', 'host4')]
+    results, requests = _run_in_parallel(cloud, moves,
+                                         shared_tracking=False)
+    assert results == [True] * 2
+    own, shared = _reads_of(requests, servers)
+    assert not shared
+    assert len(own) > 2
