@@ -165,7 +165,6 @@ class MigrationTracker(object):
         self.cancel = cancel
         self.clock = clock
         self.wall = wall
-        self.marker = None
         # Set by the shared feed when it learns news of our server, and by
         # interrupt(): either ends a sleep between looks.
         self.wake = threading.Event()
@@ -188,16 +187,10 @@ class MigrationTracker(object):
         self._server_read_at = clock()
         self._progress_at = 0.0
         self._queued_since = None
-        self._progress_history = []
         self._started_at = clock()
         self.latest = Progress(phase='not started')
 
     # -- which migration is ours ------------------------------------------
-
-    def remember_existing(self):
-        """Note the newest migration record before we start one."""
-        migrations = self.gateway.list_migrations(self.request.server_id)
-        self.marker = migrations[0].id if migrations else 0
 
     def _ours(self, migrations):
         if self.migration_id is not None:
@@ -206,10 +199,7 @@ class MigrationTracker(object):
                     return migration
             return None
         for migration in migrations:  # newest first
-            if self.marker is not None and migration.id <= self.marker:
-                break
-            if self.marker is None and not self._created_since_start(
-                    migration):
+            if not self._created_since_start(migration):
                 break
             if migration.migration_type in (None, self._record_type) and \
                     self._from_our_source(migration):
@@ -220,11 +210,10 @@ class MigrationTracker(object):
     def _created_since_start(self, migration):
         """Whether the record can have been created by our request.
 
-        Without a marker (a request saved per move), ours is created after
-        we asked for the move (Nova's clocks and ours agree within slack)
-        and after the server last changed before it: an earlier move of
-        the same server ended, and so changed the server, after its own
-        record was created.
+        Ours is created after we asked for the move (Nova's clocks and
+        ours agree within slack) and after the server last changed before
+        it: an earlier move of the same server ended, and so changed the
+        server, after its own record was created.
         """
         created, _fine = end_prediction.parse_nova_time(migration.created_at)
         return created is None or created >= self._not_before
@@ -530,13 +519,12 @@ class MigrationTracker(object):
         the migration goes on in Nova, so it is followed until the
         deadline, and ``evaluate`` sees ``unreachable`` looks meanwhile.
         """
-        # Only the start of the copy resets the backoff: the phases before
-        # it (accepted, queued, preparing) follow each other within
-        # seconds and decide nothing, and once it runs the progress
-        # figures say when to look.
+        # Waits for Nova to settle (after an abort, a force-complete, a
+        # revert): the backoff starts again when the record's status
+        # changes.
         schedule = waiting.PollSchedule(
             self.settings.poll_interval_min, self.settings.poll_interval_max,
-            phase=lambda look: look.status == 'running', eta=self._eta)
+            phase=lambda look: look.status)
         return waiting.wait_for(
             self._look_through_outages, evaluate, schedule,
             deadline=self.clock() + timeout, cancel=self.cancel,
@@ -556,29 +544,6 @@ class MigrationTracker(object):
                 self._last_status = None
                 return Look(at=self.clock(), unreachable=True)
         return tolerant
-
-    def _eta(self, look):
-        """Seconds until a running live migration should end, if known."""
-        migration = look.migration
-        if (migration is None or migration.status != 'running'
-                or not migration.memory_total_bytes):
-            return None
-        return self._predict_end(migration)
-
-    def _predict_end(self, migration):
-        history = self._progress_history
-        remaining = migration.memory_remaining_bytes
-        if remaining is None:
-            return None
-        history.append((self.clock(), remaining))
-        del history[:-3]
-        if len(history) < 2:
-            return None
-        (t0, r0), (t1, r1) = history[0], history[-1]
-        if t1 <= t0 or r1 >= r0:
-            return None
-        rate = (r0 - r1) / (t1 - t0)
-        return r1 / rate
 
     def log_progress(self, look):
         """Log at INFO every progress_interval: phase, progress, elapsed."""

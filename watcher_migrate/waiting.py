@@ -17,18 +17,11 @@ moved back) is ``wait_for`` with a different ``evaluate`` function, the way
 openstacksdk's ``wait_for_status`` serves every resource. The interval
 between polls comes from a ``PollSchedule``: it starts at a floor so a short
 migration is noticed at once, backs off towards a cap while nothing
-changes, and drops back to the floor when the observed phase changes or the
-end is predicted to be near.
+changes, and drops back to the floor when the observed phase changes. (A
+live migration's predicted end is end_prediction's business.)
 """
 
 import time
-
-# Fraction of a predicted remaining time kept in hand for the prediction's
-# error: the next poll comes that much before the predicted end.
-ETA_MARGIN = 0.1
-# However confident the prediction, a failure must not go unseen for long:
-# sleep at most this many times the cap on its strength.
-ETA_MAX_CAPS = 6
 
 
 class WaitTimeout(Exception):
@@ -58,17 +51,13 @@ class PollSchedule(object):
     :param factor: growth of the interval while nothing changes
     :param phase: ``f(observation)`` -> a value whose change resets the
         interval to the floor (e.g. the migration status)
-    :param eta: ``f(observation)`` -> predicted seconds until the end, or
-        None; when known, the next poll comes shortly before that end,
-        even beyond the cap
     """
 
-    def __init__(self, floor, cap, factor=1.6, phase=None, eta=None):
+    def __init__(self, floor, cap, factor=1.6, phase=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.factor = factor
         self._phase = phase
-        self._eta = eta
         self._last_phase = object()
         self._interval = None
 
@@ -79,14 +68,7 @@ class PollSchedule(object):
         else:
             self._interval = min(self.cap, self._interval * self.factor)
         self._last_phase = phase
-        eta = self._eta(observation) if self._eta else None
-        if eta is None:
-            return self._interval
-        # A predicted end is worth more than the backoff: sleep through
-        # most of the remaining time, then look again to refine it, so a
-        # long migration costs a few polls and its end is seen at once.
-        delay = eta - max(self.floor, ETA_MARGIN * eta)
-        return min(max(self.floor, delay), ETA_MAX_CAPS * self.cap)
+        return self._interval
 
 
 def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,

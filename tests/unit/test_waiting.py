@@ -63,35 +63,6 @@ def test_schedule_returns_to_the_floor_when_the_phase_changes():
     assert schedule.next_delay('running') == 0.2
 
 
-def test_schedule_polls_shortly_before_the_predicted_end():
-    schedule = waiting.PollSchedule(0.2, 5.0, factor=10.0,
-                                    eta=lambda look: look)
-    schedule.next_delay(None)
-    assert schedule.next_delay(0.7) == pytest.approx(0.5)
-
-
-def test_schedule_trusts_a_long_prediction_beyond_the_cap():
-    schedule = waiting.PollSchedule(0.2, 5.0, eta=lambda look: look)
-    assert schedule.next_delay(20.0) == pytest.approx(18.0)
-
-
-def test_schedule_sleeps_at_most_six_caps_on_a_prediction():
-    schedule = waiting.PollSchedule(0.2, 5.0, eta=lambda look: look)
-    assert schedule.next_delay(1000.0) == pytest.approx(30.0)
-
-
-def test_schedule_backs_off_again_when_the_prediction_is_lost():
-    schedule = waiting.PollSchedule(0.2, 5.0, factor=2.0,
-                                    eta=lambda look: look)
-    schedule.next_delay(50.0)
-    assert schedule.next_delay(None) == pytest.approx(0.4)
-
-
-def test_schedule_never_polls_faster_than_the_floor():
-    schedule = waiting.PollSchedule(0.2, 5.0, eta=lambda look: 0.01)
-    assert schedule.next_delay(None) == 0.2
-
-
 def test_wait_for_returns_the_first_verdict():
     looks = iter(['queued', 'running', 'completed', 'never read'])
     clock = FakeClock()
