@@ -292,6 +292,9 @@ class Migrate(action_base.BaseAction):
             raise exceptions.ActionFailed(
                 'Server %s: %s' % (request.label, outcome.reason))
         LOG.info('Server %s: %s', request.label, outcome.reason)
+        # What post_condition may reuse: the look the verdict came from,
+        # not a later or earlier one of another wait.
+        tracker.last_look = outcome.look
         self.result_message = outcome.reason
         self._succeeded = True
         return True

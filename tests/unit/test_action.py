@@ -210,6 +210,14 @@ def test_live_migration_timeout_can_force_completion(nova):
     assert nova.server['host'] == 'compute-2'
 
 
+def test_post_condition_after_a_forced_completion_sees_it_landed(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova, {'live_timeout': 1,
+                          'timeout_action': 'force_complete'})
+    assert migrate.execute() is True
+    migrate.post_condition()
+
+
 def test_queued_migration_is_aborted_only_with_microversion_2_65(nova):
     nova.live_steps = ['queued'] * 1000
     nova.microversion = (2, 64)
