@@ -19,7 +19,10 @@ stand, and:
    is on the destination (any other host if the scheduler chose), in its
    expected status (as before; VERIFY_RESIZE for a cold migration left
    unconfirmed on purpose), with no task in progress;
-2. no migration of the server is left in progress;
+2. no migration of the server is left in progress: after a success, one
+   that Nova is still finishing (it puts the server on the destination
+   before it marks the record completed) must end on its own within
+   FINISHING seconds, with nobody acting on it;
 3. the server is not left in VERIFY_RESIZE or MIGRATING;
 4. a failure says why: its message names the cause;
 5. Nova received the move request at most once, not counting requests
@@ -40,6 +43,8 @@ IN_PROGRESS = frozenset([
 LEFT_BEHIND_STATUSES = ('VERIFY_RESIZE', 'MIGRATING')
 # Seconds after which a migration left in progress is looked at again.
 LATER = 3.0
+# After a success, the time Nova may take to mark the record completed.
+FINISHING = 10.0
 
 
 def server_or_none(cloud, server):
@@ -91,6 +96,15 @@ def violations(cloud, run, cause=None, allow_skip=False):
     left = [m for m in migrations if m['status'] in IN_PROGRESS
             and not (unconfirmed and run.succeeded
                      and m['status'] == 'finished')]
+    if left and run.succeeded and placed:
+        # Nova's own last steps after the server landed: they must end
+        # without anyone acting on them.
+        deadline = time.monotonic() + FINISHING
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = dict((m['id'], m['status'])
+                       for m in cloud.migrations(run.server))
+            left = [m for m in left if now.get(m['id']) in IN_PROGRESS]
     if left:
         # Whether Nova ends them by itself tells a late answer from a
         # migration abandoned midway; either breaks the promise.
