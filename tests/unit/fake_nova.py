@@ -71,10 +71,7 @@ class FakeNova(object):
 
     def get_server(self, server_id):
         with self.lock:
-            self.reads += 1
-            self.server_reads += 1
-            for migration in self.migrations:
-                self._advance(migration)
+            self._tick(server_read=True)
             if not self.server_exists:
                 return None
             return nova_gateway.ServerView(**self.server)
@@ -88,17 +85,12 @@ class FakeNova(object):
 
     def list_migrations(self, server_id):
         with self.lock:
-            self.reads += 1
-            for migration in self.migrations:
-                self._advance(migration)
+            self._tick()
             return _views(reversed(self.migrations))
 
     def list_changed_servers(self, since):
         with self.lock:
-            self.reads += 1
-            self.server_reads += 1
-            for migration in self.migrations:
-                self._advance(migration)
+            self._tick(server_read=True)
             if not self.server_exists:
                 return [nova_gateway.ServerView(
                     **dict(self.server, status='DELETED'))]
@@ -106,9 +98,7 @@ class FakeNova(object):
 
     def list_live_migrations_in_progress(self, server_id):
         with self.lock:
-            self.reads += 1
-            for migration in self.migrations:
-                self._advance(migration)
+            self._tick()
             return _views(m for m in reversed(self.migrations)
                           if m.kind == 'live-migration' and m.status in (
                               'queued', 'preparing', 'running',
@@ -185,6 +175,14 @@ class FakeNova(object):
             migration.end = 'completed'
 
     # -- Nova's side of things --------------------------------------------
+
+    def _tick(self, server_read=False):
+        # Every poll counts, and moves each migration on by one status.
+        self.reads += 1
+        if server_read:
+            self.server_reads += 1
+        for migration in self.migrations:
+            self._advance(migration)
 
     def _advance(self, m):
         if m.status in ('completed', 'error', 'cancelled', 'confirmed',
