@@ -22,8 +22,10 @@ the data so that they are unit tested (tests/unit/test_bench_metrics.py)
 on their own.
 """
 
+import collections
 import datetime
 import math
+import re
 import statistics
 
 READ_METHODS = ('GET', 'HEAD')
@@ -176,6 +178,31 @@ def count_requests(requests, start, end):
             'outside': outside}
 
 
+_ID = re.compile(r'/(?:[0-9a-f]{8}-[0-9a-f-]{27}|[0-9]+)(?=/|$)')
+
+
+def request_kinds(requests, start, end):
+    """Requests in [start, end] counted by method, path and action.
+
+    Ids in the path become ``{id}``, query values are dropped and a
+    server action's name is added, so that e.g. every ``GET
+    /servers/{id}`` of a run is one line: where a variant's requests go.
+    """
+    kinds = collections.Counter()
+    for request in requests:
+        if start <= request['start'] <= end:
+            kind = '%s %s' % (request['method'].upper(),
+                              _ID.sub('/{id}', request['path']))
+            keys = sorted(part.split('=', 1)[0] for part in
+                          (request.get('query') or '').split('&') if part)
+            if keys:
+                kind += '?' + '&'.join(keys)
+            if request.get('action'):
+                kind += ' ' + request['action']
+            kinds[kind] += 1
+    return dict(kinds)
+
+
 def per(value, count):
     """``value / count``, None when there is nothing to divide by."""
     if value is None or not count:
@@ -209,6 +236,7 @@ def summarize(actions, events, requests, kind, window, wall_seconds,
             [m['latency'] for m in driver]),
         'latencies_driver_event': [m['latency'] for m in driver],
         'requests': requests_count,
+        'requests_by_kind': request_kinds(requests, window[0], window[1]),
         'reads_per_migration': per(requests_count['reads'], len(actions)),
         'writes_per_migration': per(requests_count['writes'], len(actions)),
         'requests_per_second': per(requests_count['total'], wall_seconds),

@@ -46,9 +46,11 @@ LOG = log.getLogger(__name__)
 
 # Seconds during which execute trusts what pre_condition just checked.
 PRE_CONDITION_REUSE = 5.0
-# post_condition runs right after execute: a look at the server younger
-# than this (the one that ended execute) is the placement to check.
-POST_CONDITION_REUSE = 1.0
+# post_condition runs right after execute (in a busy applier, seconds
+# after): a look at the server younger than this (the one that ended
+# execute, as fresh as a poll of poll_interval_max' default) is the
+# placement to check.
+POST_CONDITION_REUSE = 5.0
 # A confirm or abort Nova shows no sign of having received (its request
 # was lost) is sent again after this many seconds.
 CONFIRM_RESEND = 3.0

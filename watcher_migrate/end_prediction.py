@@ -30,12 +30,20 @@ FIRST_LOOK = 1.0
 # Between the two figures that give the rate: at least this much of
 # Nova's time, so that timing noise is small against it.
 MIN_SPAN = 1.0
+# Nova rewrites the figures every half second or so (libvirt's migration
+# monitor): the second reading comes this much later than the first, so
+# that its figures are at least MIN_SPAN newer and one read is enough.
+SECOND_READING = MIN_SPAN + 0.5
 # Nova's clock times its figures; seconds-only timestamps (MySQL) make a
 # prediction this uncertain, so it is approached instead of trusted.
 COARSE_MARGIN = 0.1
 # Look at least every this many times poll_interval_max while the copy
 # runs, however far its predicted end: a failure must not go unseen.
 MAX_CAPS = 6
+# After the predicted end, looks are urgent (each sees Nova as it is then)
+# while they come at most this far apart; a landing later than that is
+# Nova slow to finish, followed by routine looks.
+URGENT_INTERVAL = 1.0
 
 
 def parse_nova_time(text):
@@ -88,6 +96,8 @@ class EndPredictor(object):
         self._points = []
         self.precise = True
         self.figures_missing = False
+        # Nothing left to copy: Nova is finishing, new figures say nothing.
+        self.copied = False
 
     def add(self, migration):
         """Take a reading of the migration record; True if it was new."""
@@ -104,6 +114,7 @@ class EndPredictor(object):
         if self._points and at <= self._points[-1][0]:
             return False
         self.precise = self.precise and fine
+        self.copied = migration.memory_remaining_bytes == 0
         self._points.append((at, migration.memory_remaining_bytes))
         del self._points[:-3]
         return True
@@ -144,9 +155,12 @@ class LiveSchedule(object):
         self._interval = None
         self._target = None     # the wall time of the look at the end
         self._overdue = False   # the look at the end came too early
+        # The next look is meant for the predicted end (or just after it):
+        # it must see Nova as it is then, not share an older request.
+        self.urgent = False
 
     def wants_figures(self):
-        if self.predictor.figures_missing:
+        if self.predictor.figures_missing or self.predictor.copied:
             return False
         return self.predictor.end() is None or self._overdue
 
@@ -160,6 +174,7 @@ class LiveSchedule(object):
         return self._interval
 
     def next_delay(self, look):
+        self.urgent = False
         now = self.wall()
         if self._target is not None and now >= self._target:
             # The look meant for the end found the migration still going.
@@ -172,18 +187,22 @@ class LiveSchedule(object):
                 return self._backoff('not copying', self.start)
             # One figure (the next makes the rate), or no progress: the
             # figures are worth reading again once Nova has rewritten them.
-            return self._backoff('copying', max(self.floor, MIN_SPAN))
+            return self._backoff('copying', max(self.floor, SECOND_READING))
         if self.predictor.precise:
             target = end + self.lag.seconds
         else:
             target = end - COARSE_MARGIN * max(0.0, end - now)
         if target - now <= self.floor:
             # Due now: look soon and, if still copying, refine the figures.
-            return self._backoff('ending', self.floor)
+            delay = self._backoff('ending', self.floor)
+            self.urgent = delay <= URGENT_INTERVAL
+            return delay
         self._overdue = False
         self._phase = None
         self._target = target
-        return min(target - now, MAX_CAPS * self.cap)
+        delay = target - now
+        self.urgent = delay <= MAX_CAPS * self.cap
+        return min(delay, MAX_CAPS * self.cap)
 
     def landed(self, at):
         """The server was seen on the destination at wall time ``at``."""

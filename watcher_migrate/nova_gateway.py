@@ -37,11 +37,14 @@ from oslo_log import log
 import requests
 import tenacity
 
+from watcher_migrate import change_feed
 from watcher_migrate import exceptions
 
 LOG = log.getLogger(__name__)
 
 MIN_MICROVERSION = api_versions.APIVersion('2.56')
+# changes-since on /os-migrations: the shared feed of migration records.
+CHANGED_MIGRATIONS_MICROVERSION = api_versions.APIVersion('2.59')
 # Abort of a live migration still queued or preparing.
 ABORT_QUEUED_MICROVERSION = api_versions.APIVersion('2.65')
 
@@ -107,6 +110,7 @@ class MigrationView:
     source_compute: str = None
     dest_compute: str = None
     uuid: str = None
+    instance_uuid: str = None
     created_at: str = None
     updated_at: str = None
     memory_total_bytes: int = None
@@ -118,7 +122,10 @@ class MigrationView:
 
     @classmethod
     def from_nova(cls, migration):
-        info = migration.to_dict()
+        return cls.from_dict(migration.to_dict())
+
+    @classmethod
+    def from_dict(cls, info):
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in info.items() if k in fields})
 
@@ -277,16 +284,28 @@ class _VersionCache(object):
 _VERSIONS = _VersionCache()
 
 
-def _next_page(links):
+def _next_page(links, resource):
     """The path of the next page of a paginated listing, if any."""
     for link in links or ():
         if link.get('rel') == 'next':
             parts = urllib.parse.urlsplit(link['href'])
             path = parts.path
             # The compute endpoint's own path prefix is added by the client.
-            index = path.find('/servers/')
+            index = path.find(resource)
             return path[index:] + ('?' + parts.query if parts.query else '')
     return None
+
+
+# Compute services read at once by concurrent actions of the process share
+# one request per endpoint (every action of a plan checks its destination
+# before it starts).
+_SERVICE_READS = {}
+_SERVICE_READS_LOCK = threading.Lock()
+
+
+def _service_read(endpoint):
+    with _SERVICE_READS_LOCK:
+        return _SERVICE_READS.setdefault(endpoint, change_feed.SharedRead())
 
 
 class NovaGateway(object):
@@ -426,10 +445,15 @@ class NovaGateway(object):
             return None
 
     def get_compute_service(self, host):
-        """The nova-compute service of ``host``, or None if there is none."""
-        services = self._read(
-            'list the nova-compute service of %s' % host,
-            self.client.services.list, host=host, binary='nova-compute')
+        """The nova-compute service of ``host``, or None if there is none.
+
+        Read as Nova shows it now; concurrent actions share one listing
+        of all nova-compute services.
+        """
+        client = self.client    # negotiating finds the endpoint
+        services = _service_read(self.endpoint).get(
+            lambda: self._read('list the nova-compute services',
+                               client.services.list, binary='nova-compute'))
         for service in services:
             if service.host == host:
                 return ServiceView(
@@ -485,17 +509,31 @@ class NovaGateway(object):
         :param since: ISO 8601 UTC time, as Nova's changes-since takes it
         :returns: a list of ``ServerView``
         """
-        url = '/servers/detail?%s' % urllib.parse.urlencode(
-            {'all_tenants': 1, 'changes-since': since})
-        views = []
+        return [ServerView.from_dict(info) for info in self._list_changed(
+            'servers', '/servers/detail', {'all_tenants': 1}, since)]
+
+    def list_changed_live_migrations(self, since):
+        """Live migration records of all servers changed since ``since``.
+
+        Needs microversion 2.59 (changes-since on /os-migrations).
+
+        :returns: a list of ``MigrationView``
+        """
+        return [MigrationView.from_dict(info) for info in self._list_changed(
+            'migrations', '/os-migrations',
+            {'migration_type': 'live-migration'}, since)]
+
+    def _list_changed(self, name, resource, query, since):
+        url = '%s?%s' % (resource, urllib.parse.urlencode(
+            dict(query, **{'changes-since': since})))
+        items = []
         while url:
             _response, body = self._read(
-                'list the servers changed since %s' % since,
+                'list the %s changed since %s' % (name, since),
                 self.client.client.get, url)
-            views.extend(ServerView.from_dict(s)
-                         for s in body.get('servers', ()))
-            url = _next_page(body.get('servers_links'))
-        return views
+            items.extend(body.get(name, ()))
+            url = _next_page(body.get(name + '_links'), resource)
+        return items
 
     # -- writes -----------------------------------------------------------
 

@@ -25,10 +25,10 @@ import time
 
 from oslo_log import log
 
+from watcher_migrate import change_feed
 from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
-from watcher_migrate import server_feed
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
@@ -79,6 +79,10 @@ SERVER_CHECK_POLLS = 2
 # after the request (at most end_prediction.FIRST_LOOK): before, Nova is
 # still scheduling and preparing it.
 FIRST_LOOK_FLOORS = 5
+# A routine look (nothing predicted is due) is content with a shared
+# request of another action's begun this fraction of poll_interval_max
+# ago: many actions then cost one request per this interval, not each one.
+ROUTINE_AGE_FRACTION = 0.5
 
 
 class Grace(object):
@@ -170,6 +174,10 @@ class MigrationTracker(object):
         self.wake = threading.Event()
         self._feed = None
         self._sub = None
+        self._record_feed = None
+        self._record_sub = None
+        self._figure_reads = 0
+        self._routine_age = ROUTINE_AGE_FRACTION * settings.poll_interval_max
         self._started_wall = wall()
         self._server_updated = None
         self.last_look = None
@@ -220,7 +228,7 @@ class MigrationTracker(object):
 
     @property
     def _not_before(self):
-        floor = self._started_wall - server_feed.CLOCK_SLACK
+        floor = self._started_wall - change_feed.CLOCK_SLACK
         if self._server_updated is not None:
             floor = max(floor, self._server_updated)
         return floor
@@ -351,7 +359,7 @@ class MigrationTracker(object):
     # -- the shared view of the server -----------------------------------
 
     def watch(self, server):
-        """Follow the server through the process's shared feed.
+        """Follow the server through the process's shared feeds.
 
         :param server: the ServerView the action last read
         """
@@ -359,32 +367,52 @@ class MigrationTracker(object):
             server.updated)
         if not self.settings.shared_tracking or not self.gateway.endpoint:
             return
-        self._feed = server_feed.FEEDS.feed_for(
-            self.gateway.endpoint, self.settings.poll_interval_min)
+        min_gap = self.settings.poll_interval_min
+        self._feed = change_feed.FEEDS.feed_for(
+            self.gateway.endpoint, min_gap)
         self._sub = self._feed.subscribe(self.request.server_id, server,
                                          self.wake)
+        if self.request.live and self.gateway.supports(
+                nova_gateway.CHANGED_MIGRATIONS_MICROVERSION):
+            self._record_feed = change_feed.FEEDS.feed_for(
+                self.gateway.endpoint, min_gap,
+                kind=change_feed.MigrationFeed)
+            self._record_sub = self._record_feed.subscribe(
+                self.request.server_id, None, self.wake)
 
     def unwatch(self):
         if self._sub is not None:
             self._feed.unsubscribe(self._sub)
             self._sub = None
+        self._unwatch_records()
+
+    def _unwatch_records(self):
+        if self._record_sub is not None:
+            self._record_feed.unsubscribe(self._record_sub)
+            self._record_sub = None
 
     def interrupt(self):
         """End the current sleep between looks (abort, shutdown)."""
         self.wake.set()
 
-    def server_look(self):
-        """The server as it is now; the migration as last read."""
+    def server_look(self, max_age=0.0):
+        """The server as it is now; the migration as last read.
+
+        :param max_age: a routine look accepts the shared feed's request
+            of another action begun that long ago
+        """
         now = self.clock()
         sub = self._sub
         if sub is not None and sub.news and \
                 sub.news_at >= self._started_at:
             # The feed brought this while we slept: as fresh as a request.
             sub.news = False
+            sub.seen = max(sub.seen, sub.news_at)
             server, gone = sub.view, sub.gone
         elif sub is not None:
             try:
-                self._feed.fresh(sub, self.gateway.list_changed_servers)
+                self._feed.fresh(sub, self.gateway.list_changed_servers,
+                                 max_age)
                 sub.news = False
                 server, gone = sub.view, sub.gone
             except exceptions.MigrateError:
@@ -404,26 +432,76 @@ class MigrationTracker(object):
                     server_gone=gone, at=now)
 
     def live_look(self):
-        """A look at a live migration: its figures or the server.
+        """A look at a live migration: its record, figures or the server.
 
-        Before the copy's end is predictable, the server's migrations in
-        progress are read (they carry the figures); a record no longer
-        running hands over to the server. Otherwise the server is read,
-        which is what decides, through the shared feed.
+        The server's migrations in progress are read (they carry the
+        figures) until the copy's end is predictable; while one such read
+        showed the copy not begun, the shared feed of migration records
+        says when it begins. A record no longer running hands over to the
+        server, which is what decides and is read through the shared feed.
         """
         schedule = self.schedule
-        if schedule.wants_figures() and self.clock() - self._server_read_at \
-                < self._server_check_interval:
+        routine = self.clock() - self._server_read_at \
+            < self._server_check_interval
+        if schedule.wants_figures() and routine:
+            if self._record_sub is not None and \
+                    self._last_status not in ('running', 'post-migrating') \
+                    and (self._figure_reads or
+                         self._record_feed.subscribers > 1):
+                # Until the copy has begun, the shared listing says when:
+                # one request for every action. Alone, the action reads
+                # its figures first: the copy may be running already.
+                look = self._record_look()
+                if look is not None:
+                    return look
+            self._figure_reads += 1
             records = self.gateway.list_live_migrations_in_progress(
                 self.request.server_id)
             ours = self._ours_in_progress(records)
             if ours is not None:
-                self._last_record = ours
-                self._last_status = ours.status
+                self._remember_record(ours)
                 if ours.status != 'post-migrating':
                     schedule.predictor.add(ours)
                     return Look(migration=ours, at=self.clock())
+            return self.server_look()
+        return self.server_look(
+            0.0 if routine and schedule.urgent else self._routine_age)
+
+    def _record_look(self):
+        """Our record through the shared feed, while the copy has not begun.
+
+        :returns: a Look while the migration waits to copy; None once it
+            runs (its figures are read next); the server's look once the
+            record says the copy is over
+        """
+        sub = self._record_sub
+        try:
+            self._record_feed.fresh(
+                sub, self.gateway.list_changed_live_migrations,
+                self._routine_age)
+        except exceptions.MigrateError:
+            raise
+        except Exception as e:
+            LOG.warning('Server %s: the shared view of migrations is not '
+                        'available (%s); reading the migration alone',
+                        self.request.label, e)
+            self._unwatch_records()
+            return None
+        records = sorted((sub.view or {}).values(), key=lambda r: r.id,
+                         reverse=True)
+        ours = self._ours(records)
+        if ours is None:
+            return Look(at=self.clock())
+        self._remember_record(ours)
+        if ours.status == 'running':
+            return None
+        if ours.status in LIVE_IN_PROGRESS and ours.status != 'post-migrating':
+            return Look(migration=ours, at=self.clock())
         return self.server_look()
+
+    def _remember_record(self, record):
+        self._last_record = record
+        self._last_status = record.status
 
     def _ours_in_progress(self, records):
         for record in records:  # newest first
@@ -441,8 +519,7 @@ class MigrationTracker(object):
         record = self._ours(self.gateway.list_migrations(
             self.request.server_id))
         if record is not None:
-            self._last_record = record
-            self._last_status = record.status
+            self._remember_record(record)
         return record
 
     def failed_move(self, look, source, grace):

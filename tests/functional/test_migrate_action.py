@@ -384,3 +384,25 @@ def test_without_shared_tracking_each_action_reads_its_own_server(cloud):
     own, shared = _reads_of(requests, servers)
     assert not shared
     assert len(own) > 2
+
+
+def test_queued_live_migrations_are_followed_by_one_shared_listing(cloud):
+    # The embedded Nova runs one live migration at a time: the others
+    # wait queued, which no action should poll server by server.
+    servers = [cloud.create_server(host) for host in ('host1', 'host2',
+                                                      'host3')]
+    for server in servers:
+        cloud.set_driver(instance=server, live_duration=3)
+    moves = [(servers[0], 'host1', 'host4'), (servers[1], 'host2', 'host4'),
+             (servers[2], 'host3', 'host4')]
+    results, requests = _run_in_parallel(cloud, moves)
+    assert results == [True] * 3
+    listings = [r for r in requests if r['method'] == 'GET'
+                and r['path'].endswith('/os-migrations')
+                and 'changes-since' in r['query']]
+    assert listings
+    for server in servers:
+        figure_reads = [r for r in requests if r['method'] == 'GET' and
+                        r['path'].endswith('/servers/%s/migrations' % server)]
+        # Two readings give the copy's rate, a third if Nova lags its end.
+        assert len(figure_reads) <= 3, figure_reads

@@ -51,6 +51,8 @@ class FakeNova(object):
         self.writes = []
         self.reads = 0
         self.server_reads = 0
+        self.record_listings = 0      # shared live migration listings
+        self.figure_reads = 0         # a server's migrations in progress
         self.live_end = 'completed'   # or 'error', 'stuck'
         self.cold_end = 'finished'    # or 'error', 'stuck'
         self.confirm_end = 'confirmed'
@@ -96,9 +98,18 @@ class FakeNova(object):
                     **dict(self.server, status='DELETED'))]
             return [nova_gateway.ServerView(**self.server)]
 
+    def list_changed_live_migrations(self, since):
+        with self.lock:
+            self._tick()
+            self.record_listings += 1
+            return [dataclasses.replace(view, instance_uuid=self.server['id'])
+                    for view in _views(reversed(self.migrations))
+                    if view.migration_type == 'live-migration']
+
     def list_live_migrations_in_progress(self, server_id):
         with self.lock:
             self._tick()
+            self.figure_reads += 1
             return _views(m for m in reversed(self.migrations)
                           if m.kind == 'live-migration' and m.status in (
                               'queued', 'preparing', 'running',

@@ -21,6 +21,7 @@ import pytest
 
 from tests.unit import fake_nova
 from watcher_migrate import action
+from watcher_migrate import change_feed
 from watcher_migrate import exceptions
 from watcher_migrate import tracking
 
@@ -302,7 +303,36 @@ def test_shared_tracking_off_reads_the_server_alone(nova):
         raise AssertionError('the shared listing must not be used')
 
     nova.list_changed_servers = shared
+    nova.list_changed_live_migrations = shared
     assert make(nova, {'shared_tracking': False}).execute() is True
+
+
+def test_a_live_migration_waiting_to_copy_is_followed_by_the_shared_listing(
+        nova):
+    assert make(nova).execute() is True
+    # The first read finds the copy not begun (accepted): the shared
+    # listing follows queued and preparing; the figures are read again
+    # once the copy runs.
+    assert nova.record_listings >= 2
+    assert nova.figure_reads == 2
+
+
+def test_without_the_shared_migration_listing_each_action_reads_its_own(
+        nova):
+    def forbidden(since):
+        raise RuntimeError('HTTP 403: Policy does not allow os-migrations')
+
+    nova.list_changed_live_migrations = forbidden
+    assert make(nova).execute() is True
+    assert nova.figure_reads >= 3
+    assert nova.server['host'] == 'compute-2'
+
+
+def test_before_microversion_2_59_migrations_are_read_per_action(nova):
+    nova.microversion = (2, 58)
+    assert make(nova).execute() is True
+    assert nova.record_listings == 0
+    assert nova.figure_reads >= 3
 
 
 def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
@@ -318,6 +348,7 @@ def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
         return read
 
     for name in ('list_migrations', 'list_changed_servers',
+                 'list_changed_live_migrations',
                  'list_live_migrations_in_progress'):
         setattr(nova, name, failing_then_back(getattr(nova, name)))
     assert migrate.execute() is True
@@ -445,3 +476,23 @@ def test_progress_is_none_before_execute_and_final_after(nova):
     migrate.execute()
     assert migrate.progress.phase == 'completed'
     assert migrate.progress.elapsed > 0
+
+
+def test_among_other_live_migrations_the_first_look_is_the_shared_listing(
+        nova):
+    migrate = make(nova)
+    other = change_feed.FEEDS.feed_for(nova.endpoint, 0,
+                                       kind=change_feed.MigrationFeed)
+    neighbour = other.subscribe('another-server', None, threading.Event())
+    calls = []
+    for name in ('list_changed_live_migrations',
+                 'list_live_migrations_in_progress'):
+        def spy(*args, _name=name, _real=getattr(nova, name)):
+            calls.append(_name)
+            return _real(*args)
+        setattr(nova, name, spy)
+    try:
+        assert migrate.execute() is True
+    finally:
+        other.unsubscribe(neighbour)
+    assert calls[0] == 'list_changed_live_migrations'

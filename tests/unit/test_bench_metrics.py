@@ -275,6 +275,24 @@ def test_requests_split_reads_and_writes_within_the_window():
         'reads': 3, 'writes': 2, 'total': 5, 'outside': 2}
 
 
+def test_requests_are_counted_by_method_path_and_action():
+    server_path = '/compute/v2.1/servers/%s' % SERVER
+    requests = [request('GET', T0 + 1.0),
+                request('GET', T0 + 2.0, '/compute/v2.1/servers/' + OTHER),
+                dict(request('GET', T0 + 3.0, '/compute/v2.1/servers/detail'),
+                     query='all_tenants=1&changes-since=2024-01-01'),
+                dict(request('POST', T0 + 4.0, server_path + '/action'),
+                     action='os-migrateLive'),
+                request('GET', T0 + 4.5,
+                        server_path + '/migrations/17'),
+                request('GET', T0 + 30.0)]                  # after
+    assert metrics.request_kinds(requests, T0, T0 + 10.0) == {
+        'GET /compute/v2.1/servers/{id}': 2,
+        'GET /compute/v2.1/servers/detail?all_tenants&changes-since': 1,
+        'POST /compute/v2.1/servers/{id}/action os-migrateLive': 1,
+        'GET /compute/v2.1/servers/{id}/migrations/{id}': 1}
+
+
 def test_per_guards_division():
     assert metrics.per(10, 4) == 2.5
     assert metrics.per(10, 0) is None

@@ -95,6 +95,36 @@ def test_once_the_end_is_known_the_next_look_comes_just_after_it():
     assert not schedule.wants_figures()
 
 
+def test_only_the_look_at_the_predicted_end_is_urgent():
+    schedule, clock = schedule_at(T0 + 3)
+    schedule.next_delay(None)
+    assert not schedule.urgent          # nothing predicted: routine
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB - GIB // 10))
+    schedule.next_delay(None)
+    assert schedule.urgent
+
+
+def test_once_all_memory_is_copied_the_figures_are_not_read_again():
+    schedule, clock = schedule_at(T0 + 5)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, 0))
+    schedule.next_delay(None)       # the end is past: Nova is finishing
+    assert not schedule.wants_figures()
+
+
+def test_looks_long_after_the_predicted_end_are_routine():
+    schedule, clock = schedule_at(T0 + 5)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB // 2))
+    urgency = []
+    for _ in range(8):
+        clock[0] += schedule.next_delay(None)
+        urgency.append(schedule.urgent)
+    assert urgency[0] and not urgency[-1]
+    assert urgency == sorted(urgency, reverse=True)
+
+
 def test_a_far_end_is_not_waited_for_without_a_look_in_between():
     schedule, _ = schedule_at(T0 + 2)
     schedule.predictor.add(record(T0, 100 * GIB))

@@ -13,6 +13,9 @@
 """The Nova gateway over HTTP (requests-mock): microversion negotiation,
 retries of reads, and the rules for writes whose outcome is unknown."""
 
+import threading
+from unittest import mock
+
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
@@ -211,6 +214,72 @@ def test_the_compute_service_states_are_read(nova):
     service = gateway().get_compute_service('compute-2')
     assert not service.usable
     assert service.disabled_reason == 'maintenance'
+
+
+def test_actions_checking_services_at_once_share_one_listing(nova):
+    services = nova.get(ENDPOINT + '/os-services', json={'services': [
+        {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-%d' % i,
+         'status': 'enabled', 'state': 'up', 'forced_down': False,
+         'zone': 'nova'} for i in (1, 2)]})
+    shared = nova_gateway._service_read(ENDPOINT)
+    entered, release = threading.Event(), threading.Event()
+    real_read = nova_gateway.NovaGateway._read
+
+    def held_read(self, what, fn, *args, **kwargs):
+        entered.set()
+        release.wait(5)
+        return real_read(self, what, fn, *args, **kwargs)
+
+    found = []
+    with mock.patch.object(nova_gateway.NovaGateway, '_read', held_read):
+        first = threading.Thread(target=lambda: found.append(
+            gateway().get_compute_service('compute-1').host))
+        first.start()
+        assert entered.wait(5)
+        others = [threading.Thread(target=lambda h=h: found.append(
+            gateway().get_compute_service(h).host))
+            for h in ('compute-1', 'compute-2', 'compute-2')]
+        for thread in others:
+            thread.start()
+        release.set()
+        for thread in [first] + others:
+            thread.join(10)
+    assert sorted(found) == ['compute-1', 'compute-1', 'compute-2',
+                             'compute-2']
+    # The one in flight, then one for the three that asked meanwhile.
+    assert services.call_count == 2
+    assert shared.requests >= 2
+
+
+def test_a_service_is_read_afresh_by_each_action_after_the_last(nova):
+    services = nova.get(ENDPOINT + '/os-services', [
+        {'json': {'services': [
+            {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-1',
+             'status': status, 'state': 'up', 'forced_down': False,
+             'zone': 'nova'}]}} for status in ('enabled', 'disabled')])
+    assert gateway().get_compute_service('compute-1').usable
+    assert not gateway().get_compute_service('compute-1').usable
+    assert services.call_count == 2
+
+
+def test_changed_live_migrations_of_all_servers_are_listed(nova):
+    nova.get(ENDPOINT + '/os-migrations', [
+        {'json': {'migrations': [
+            {'id': 9, 'status': 'running', 'instance_uuid': SERVER,
+             'migration_type': 'live-migration'}],
+            'migrations_links': [
+            {'rel': 'next', 'href': ENDPOINT + '/os-migrations?'
+             'migration_type=live-migration&marker=m-9'}]}},
+        {'json': {'migrations': [
+            {'id': 4, 'status': 'queued', 'instance_uuid': 'other',
+             'migration_type': 'live-migration'}]}}])
+    records = gateway().list_changed_live_migrations('2027-01-15T08:00:00Z')
+    assert [(r.id, r.instance_uuid, r.status) for r in records] == [
+        (9, SERVER, 'running'), (4, 'other', 'queued')]
+    asked = nova.request_history[-2]
+    assert asked.qs['migration_type'] == ['live-migration']
+    assert asked.qs['changes-since'] == ['2027-01-15t08:00:00z']
+    assert nova.last_request.qs['marker'] == ['m-9']
 
 
 def test_endpoint_override_replaces_the_catalog_endpoint(nova):

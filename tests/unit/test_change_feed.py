@@ -1,0 +1,253 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The shared feed: one request answers for every action of the process."""
+
+import threading
+
+import pytest
+
+from watcher_migrate import change_feed
+from watcher_migrate import nova_gateway
+
+
+def view(server_id, host='host1', task_state='migrating', status='ACTIVE'):
+    return nova_gateway.ServerView(id=server_id, name=server_id,
+                                   status=status, task_state=task_state,
+                                   host=host)
+
+
+class FakeReads(object):
+    """Nova's changes-since listing: what changed, and what was asked."""
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.calls = []
+        self.fail = None
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, since):
+        self.calls.append(since)
+        self.entered.set()
+        self.release.wait(5)
+        if self.fail is not None:
+            raise self.fail
+        return list(self.servers.values())
+
+
+def subscribe(feed, server_id):
+    return feed.subscribe(server_id, view(server_id, task_state=None),
+                          threading.Event())
+
+
+def test_a_look_returns_the_server_as_nova_now_shows_it():
+    feed = change_feed.ServerFeed(min_gap=0)
+    reads = FakeReads({'a': view('a', host='host2', task_state=None)})
+    sub = subscribe(feed, 'a')
+    feed.fresh(sub, reads)
+    assert sub.view.host == 'host2'
+    assert len(reads.calls) == 1
+
+
+def test_actions_asking_while_a_request_is_in_flight_share_the_next():
+    feed = change_feed.ServerFeed(min_gap=0)
+    reads = FakeReads({s: view(s) for s in 'abcdefgh'})
+    subs = [subscribe(feed, s) for s in 'abcdefgh']
+    reads.release.clear()
+    first = threading.Thread(target=feed.fresh, args=(subs[0], reads))
+    first.start()
+    assert reads.entered.wait(5)
+    others = [threading.Thread(target=feed.fresh, args=(sub, reads))
+              for sub in subs[1:]]
+    for thread in others:
+        thread.start()
+    reads.release.set()
+    for thread in [first] + others:
+        thread.join(10)
+    # The one in flight, then one for all seven that asked meanwhile.
+    assert len(reads.calls) == 2
+
+
+def test_news_of_a_server_wakes_its_action_though_it_did_not_ask():
+    feed = change_feed.ServerFeed(min_gap=0)
+    landed = view('b', host='host3', task_state=None)
+    reads = FakeReads({'a': view('a'), 'b': landed})
+    asking = subscribe(feed, 'a')
+    sleeping = subscribe(feed, 'b')
+    feed.fresh(asking, reads)
+    assert sleeping.wake.is_set()
+    assert sleeping.news
+    assert sleeping.view.host == 'host3'
+
+
+def test_a_server_unchanged_since_the_last_request_keeps_its_view():
+    feed = change_feed.ServerFeed(min_gap=0)
+    reads = FakeReads({})
+    sub = subscribe(feed, 'a')
+    before = sub.view
+    feed.fresh(sub, reads)
+    assert sub.view == before
+    assert not sub.wake.is_set()
+
+
+def test_a_deleted_server_is_gone():
+    feed = change_feed.ServerFeed(min_gap=0)
+    reads = FakeReads({'a': view('a', status='DELETED')})
+    sub = subscribe(feed, 'a')
+    feed.fresh(sub, reads)
+    assert sub.gone
+    assert sub.view is None
+
+
+def test_the_first_request_covers_changes_since_the_subscription():
+    wall = [1000.0]
+    feed = change_feed.ServerFeed(min_gap=0, wall=lambda: wall[0])
+    reads = FakeReads({})
+    sub = subscribe(feed, 'a')
+    wall[0] = 1030.0
+    feed.fresh(sub, reads)
+    wall[0] = 1040.0
+    feed.fresh(sub, reads)
+    slack = change_feed.CLOCK_SLACK
+    assert reads.calls == [change_feed._nova_time(1000.0 - slack),
+                           change_feed._nova_time(1030.0 - slack)]
+
+
+def test_a_failed_request_fails_every_action_that_waited_for_it():
+    feed = change_feed.ServerFeed(min_gap=0)
+    reads = FakeReads({})
+    reads.fail = RuntimeError('HTTP 503')
+    sub = subscribe(feed, 'a')
+    with pytest.raises(RuntimeError, match='503'):
+        feed.fresh(sub, reads)
+    reads.fail = None
+    feed.fresh(sub, reads)
+    assert len(reads.calls) == 2
+
+
+def test_the_process_has_one_feed_per_compute_endpoint():
+    registry = change_feed._Registry()
+    one = registry.feed_for('http://nova-a/v2.1', 0.2)
+    assert registry.feed_for('http://nova-a/v2.1', 0.2) is one
+    assert registry.feed_for('http://nova-b/v2.1', 0.2) is not one
+
+
+def test_the_process_has_one_feed_per_kind_of_change():
+    registry = change_feed._Registry()
+    servers = registry.feed_for('http://nova-a/v2.1', 0.2)
+    migrations = registry.feed_for('http://nova-a/v2.1', 0.2,
+                                   kind=change_feed.MigrationFeed)
+    assert isinstance(migrations, change_feed.MigrationFeed)
+    assert migrations is not servers
+
+
+def test_a_routine_look_is_content_with_another_actions_recent_request():
+    now = [100.0]
+    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
+    reads = FakeReads({})
+    asking, routine = subscribe(feed, 'a'), subscribe(feed, 'b')
+    now[0] = 101.0
+    feed.fresh(asking, reads)
+    now[0] = 103.0
+    feed.fresh(routine, reads, max_age=2.5)
+    assert len(reads.calls) == 1
+    now[0] = 104.0
+    feed.fresh(routine, reads)          # a look that must see Nova now
+    assert len(reads.calls) == 2
+
+
+def test_a_routine_look_never_takes_a_request_its_owner_has_seen():
+    now = [100.0]
+    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
+    reads = FakeReads({})
+    sub = subscribe(feed, 'a')
+    now[0] = 101.0
+    feed.fresh(sub, reads)
+    now[0] = 102.0
+    feed.fresh(sub, reads, max_age=2.5)
+    assert len(reads.calls) == 2
+
+
+def test_a_routine_look_does_not_take_a_request_too_old():
+    now = [100.0]
+    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
+    reads = FakeReads({})
+    asking, routine = subscribe(feed, 'a'), subscribe(feed, 'b')
+    now[0] = 101.0
+    feed.fresh(asking, reads)
+    now[0] = 104.0
+    feed.fresh(routine, reads, max_age=2.5)
+    assert len(reads.calls) == 2
+
+
+def test_a_routine_look_does_not_take_a_request_older_than_its_interest():
+    now = [100.0]
+    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
+    reads = FakeReads({})
+    earlier = subscribe(feed, 'a')
+    feed.fresh(earlier, reads)
+    now[0] = 101.0
+    later = subscribe(feed, 'b')
+    feed.fresh(later, reads, max_age=5.0)
+    assert len(reads.calls) == 2
+
+
+def record(record_id, server_id, status):
+    return nova_gateway.MigrationView(
+        id=record_id, status=status, migration_type='live-migration',
+        instance_uuid=server_id)
+
+
+def test_migration_records_are_kept_by_id_and_their_change_wakes():
+    feed = change_feed.MigrationFeed(min_gap=0)
+    sub = feed.subscribe('a', None, threading.Event())
+    feed.fresh(sub, lambda since: [record(7, 'a', 'queued'),
+                                   record(8, 'b', 'running')])
+    assert sub.view == {7: record(7, 'a', 'queued')}
+    assert sub.wake.is_set()
+    sub.wake.clear()
+    feed.fresh(sub, lambda since: [])
+    assert not sub.wake.is_set()
+    feed.fresh(sub, lambda since: [record(7, 'a', 'running')])
+    assert sub.view[7].status == 'running'
+    assert sub.wake.is_set()
+
+
+def test_askers_during_a_shared_read_get_the_next_answer():
+    shared = change_feed.SharedRead()
+    answers = iter(['first', 'second'])
+    entered, release = threading.Event(), threading.Event()
+    calls = []
+
+    def read():
+        calls.append(1)
+        entered.set()
+        release.wait(5)
+        return next(answers)
+
+    got = {}
+    leader = threading.Thread(target=lambda: got.update(a=shared.get(read)))
+    leader.start()
+    assert entered.wait(5)
+    followers = [threading.Thread(
+        target=lambda k=k: got.update({k: shared.get(read)}))
+        for k in 'bcd']
+    for thread in followers:
+        thread.start()
+    release.set()
+    for thread in [leader] + followers:
+        thread.join(10)
+    assert got == {'a': 'first', 'b': 'second', 'c': 'second',
+                   'd': 'second'}
+    assert len(calls) == 2
