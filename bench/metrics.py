@@ -31,14 +31,19 @@ import statistics
 READ_METHODS = ('GET', 'HEAD')
 
 # The event that says Nova is done with a migration, per migration type:
-# for live migrations the migration record turning ``completed`` (its
-# ``updated_at``, from os-migrations: Nova's own record, written at the end
-# of nova's post-migration steps), for cold ones the fake driver's
-# finish_migration (the server reaches VERIFY_RESIZE right after), so
-# that a cold latency includes the confirm. The fake driver's live finish
-# event, recorded after nova's post-migration steps returned, is the
-# second reference for live migrations.
-ANCHORS = {'live': 'migration_completed', 'cold': 'cold_migration_finished'}
+# for live migrations the server landing on its destination (the fake
+# driver's post_live_migration_at_destination, which Nova's compute
+# manager calls right before it saves the server there with no task: what
+# both actions wait for), for cold ones the fake driver's finish_migration
+# (the server reaches VERIFY_RESIZE right after), so that a cold latency
+# includes the confirm. Two more references for live migrations, in the
+# JSON: the migration record turning ``completed`` (its ``updated_at``,
+# from os-migrations, written at the end of Nova's post-migration steps,
+# which lag the landing by seconds when Nova is busy) and the fake
+# driver's live finish event, recorded after those steps returned.
+ANCHORS = {'live': 'live_migration_landing',
+           'cold': 'cold_migration_finished'}
+RECORD_EVENT = 'migration_completed'
 DRIVER_EVENTS = {'live': 'live_migration_finished',
                  'cold': 'cold_migration_finished'}
 SUCCESS_OUTCOMES = ('completed', 'finished')
@@ -95,7 +100,7 @@ def record_events(migrations):
         ``instance_uuid``, ``migration_type``, ``status``,
         ``source_compute``, ``dest_compute``, ``updated_at`` naive UTC)
     """
-    return [{'event': ANCHORS['live'], 'instance': m['instance_uuid'],
+    return [{'event': RECORD_EVENT, 'instance': m['instance_uuid'],
              'time': epoch_seconds(m['updated_at']),
              'source': m.get('source_compute'),
              'dest': m.get('dest_compute'), 'outcome': 'completed',
@@ -119,8 +124,8 @@ def detection_latencies(actions, events, name, tolerance=MATCH_TOLERANCE):
         its final state)
     :param events: the fake driver's events of the run (and
         :func:`record_events`)
-    :param name: the event that marks the end: ANCHORS[kind] or
-        DRIVER_EVENTS[kind]
+    :param name: the event that marks the end: ANCHORS[kind],
+        RECORD_EVENT or DRIVER_EVENTS[kind]
     :returns: one dict per action, in the given order: ``uuid``,
         ``state``, ``finished`` (epoch of Nova's end, None when no event
         matched), ``returned`` and ``latency`` (returned - finished, only
@@ -220,6 +225,7 @@ def summarize(actions, events, requests, kind, window, wall_seconds,
     events = list(events) + record_events(migrations)
     matched = detection_latencies(actions, events, ANCHORS[kind])
     driver = detection_latencies(actions, events, DRIVER_EVENTS[kind])
+    record = detection_latencies(actions, events, RECORD_EVENT)
     states = [a['state'] for a in actions]
     succeeded = states.count('SUCCEEDED')
     requests_count = count_requests(requests, window[0], window[1])
@@ -235,6 +241,8 @@ def summarize(actions, events, requests, kind, window, wall_seconds,
         'latency_driver_event': latency_summary(
             [m['latency'] for m in driver]),
         'latencies_driver_event': [m['latency'] for m in driver],
+        'latency_record': latency_summary([m['latency'] for m in record]),
+        'latencies_record': [m['latency'] for m in record],
         'requests': requests_count,
         'requests_by_kind': request_kinds(requests, window[0], window[1]),
         'reads_per_migration': per(requests_count['reads'], len(actions)),

@@ -22,22 +22,23 @@ import json
 LEGEND = [
     'lat: seconds from Nova finishing a migration to the action saved '
     'SUCCEEDED,',
-    '  median and p95 (nearest rank). Live: from the migration record '
-    "turning 'completed'",
-    '  (os-migrations updated_at); cold: from the server reaching '
+    '  median and p95 (nearest rank). Live: from the server landing on '
+    'its destination',
+    "  (the fake driver's post_live_migration_at_destination, right "
+    'before Nova saves',
+    '  the server there with no task); cold: from the server reaching '
     'VERIFY_RESIZE (the',
-    '  fake driver\'s finish), so the confirm is included. lat < 0: the '
-    'action said done',
-    '  before Nova\'s record did: Nova shows the server on its '
-    'destination with no task',
-    '  before its last post-migration steps (source host resources, '
-    'migration record).',
+    "  fake driver's finish), so the confirm is included. The JSON also "
+    'has live latencies',
+    "  from the migration record turning 'completed' and from the "
+    "driver's finish event,",
+    "  both written after Nova's last post-migration steps (seconds "
+    'later when Nova is busy).',
     'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
     'all requests',
     '  / wall s of the plan; cpu s: applier process CPU in the plan; '
     'nova s: embedded',
-    '  Nova CPU meanwhile. The JSON also has the latencies from the '
-    'driver\'s live event.',
+    '  Nova CPU meanwhile.',
 ]
 
 COLUMNS = (
@@ -105,6 +106,20 @@ def problems(rows):
     return lines
 
 
+def request_lines(rows, prefix='concurrent'):
+    """Where the requests of the ``prefix`` workloads went, per row."""
+    lines = []
+    for row in rows:
+        kinds = row.get('requests_by_kind')
+        if not kinds or not row['workload'].startswith(prefix):
+            continue
+        lines.append('%s/%s:' % (row['workload'], row['variant']))
+        for kind, count in sorted(kinds.items(), key=lambda i: -i[1]):
+            lines.append('  %6d  %s' % (count, kind.replace(
+                '/compute/v2.1', '')))
+    return lines
+
+
 def load_table(results):
     """The stevedore load cost table."""
     header = '%-13s %-19s %8s %8s %10s %8s' % (
@@ -159,6 +174,12 @@ def text(results):
     lines.append(table(results['rows']))
     lines.append('')
     lines += LEGEND
+    where = request_lines(results['rows'])
+    if where:
+        lines.append('')
+        lines.append('Compute API requests of the concurrent runs, by '
+                     'method and path:')
+        lines += where
     found = problems(results['rows'])
     if found:
         lines.append('')

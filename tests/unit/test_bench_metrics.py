@@ -22,6 +22,7 @@ import datetime
 import pytest
 
 from bench import metrics
+from bench import report
 from bench import workloads
 
 T0 = 1764100000.0
@@ -36,6 +37,11 @@ def live_finished(server, at, source='host1', dest='host2',
     return {'event': 'live_migration_finished', 'instance': server,
             'time': at, 'source': source, 'dest': dest, 'outcome': outcome,
             'forced': False}
+
+
+def live_landing(server, at, dest='host2'):
+    return {'event': 'live_migration_landing', 'instance': server,
+            'time': at, 'dest': dest, 'outcome': 'completed'}
 
 
 def live_started(server, at, source='host1', dest='host2'):
@@ -221,7 +227,7 @@ def test_failed_cold_migration_event_is_not_a_finish():
     assert matched[0]['latency'] is None
 
 
-def test_completed_live_migration_records_become_anchor_events():
+def test_completed_live_migration_records_become_record_events():
     records = [migration_record(SERVER, '2026-11-25T20:11:40.695147'),
                migration_record(SERVER, '2026-11-25T20:12:00.000000',
                                 status='running'),
@@ -229,7 +235,7 @@ def test_completed_live_migration_records_become_anchor_events():
                                 status='confirmed', kind='migration')]
     events = metrics.record_events(records)
     assert len(events) == 1
-    assert events[0]['event'] == metrics.ANCHORS['live']
+    assert events[0]['event'] == metrics.RECORD_EVENT
     assert events[0]['instance'] == SERVER
     assert events[0]['dest'] == 'host2'
     assert events[0]['time'] == pytest.approx(datetime.datetime(
@@ -237,21 +243,22 @@ def test_completed_live_migration_records_become_anchor_events():
         tzinfo=datetime.timezone.utc).timestamp())
 
 
-def test_summarize_measures_live_latency_from_the_migration_record():
-    completed = datetime.datetime(2026, 11, 25, 20, 11, 40, 500000,
-                                  tzinfo=datetime.timezone.utc).timestamp()
-    records = [migration_record(SERVER, '2026-11-25T20:11:40.500000')]
-    # The driver's event comes after nova's last post-migration steps.
-    events = [live_finished(SERVER, completed + 0.3)]
-    actions = [action('a1', SERVER, 'host2', completed + 0.1)]
+def test_summarize_measures_live_latency_from_the_server_landing():
+    landed = T0 + 20.0
+    # Nova's record says completed, and the driver's call returns, after
+    # its last post-migration steps.
+    records = [migration_record(SERVER, iso(landed + 1.5))]
+    events = [live_landing(SERVER, landed),
+              live_finished(SERVER, landed + 1.0)]
+    actions = [action('a1', SERVER, 'host2', landed + 0.2)]
     row = metrics.summarize(actions, events, [], 'live',
-                            (completed - 30, completed + 1), 31.0, 1.0,
-                            records)
-    assert row['latency']['median'] == pytest.approx(0.1)
-    assert row['latency_driver_event']['median'] == pytest.approx(-0.2)
+                            (landed - 30, landed + 1), 31.0, 1.0, records)
+    assert row['latency']['median'] == pytest.approx(0.2)
+    assert row['latency_driver_event']['median'] == pytest.approx(-0.8)
+    assert row['latency_record']['median'] == pytest.approx(-1.3)
 
 
-def test_summarize_without_records_has_no_live_latency():
+def test_summarize_without_a_landing_has_no_live_latency():
     events = [live_finished(SERVER, T0 + 20.0)]
     row = metrics.summarize([action('a1', SERVER, 'host2', T0 + 20.5)],
                             events, [], 'live', (T0, T0 + 21), 21.0, 1.0)
@@ -300,16 +307,15 @@ def test_per_guards_division():
 
 
 def test_summarize_reports_failures_latencies_and_rates():
-    records = [migration_record(SERVER, iso(T0 + 20.0)),
-               migration_record(OTHER, iso(T0 + 21.0), source='host3',
-                                dest='host4')]
+    landings = [live_landing(SERVER, T0 + 20.0),
+                live_landing(OTHER, T0 + 21.0, dest='host4')]
     actions = [action('a1', SERVER, 'host2', T0 + 20.2),
                action('a2', OTHER, 'host4', T0 + 22.0),
                action('a3', OTHER, 'host5', T0 + 22.5, state='FAILED')]
     requests = ([request('GET', T0 + i) for i in range(1, 10)] +
                 [request('POST', T0 + 0.5)] * 3)
-    row = metrics.summarize(actions, [], requests, 'live',
-                            (T0, T0 + 24.0), 24.0, 1.5, records)
+    row = metrics.summarize(actions, landings, requests, 'live',
+                            (T0, T0 + 24.0), 24.0, 1.5)
     assert row['migrations'] == 3
     assert row['succeeded'] == 2
     assert row['failed'] == 1
@@ -355,3 +361,16 @@ def test_concurrent_moves_go_to_the_next_host_each():
     with pytest.raises(ValueError):
         workloads.moves(workloads.Workload('c', 'live', 1, width=3),
                         [SERVER, OTHER], {}, hosts)
+
+
+def test_the_report_says_where_the_concurrent_runs_requests_went():
+    rows = [{'workload': 'live-3s', 'variant': 'plugin',
+             'requests_by_kind': {'GET /compute/v2.1/servers/{id}': 9}},
+            {'workload': 'concurrent-10', 'variant': 'plugin',
+             'requests_by_kind': {
+                 'GET /compute/v2.1/servers/{id}': 10,
+                 'GET /compute/v2.1/servers/detail?changes-since': 14}}]
+    assert report.request_lines(rows) == [
+        'concurrent-10/plugin:',
+        '      14  GET /servers/detail?changes-since',
+        '      10  GET /servers/{id}']
