@@ -31,17 +31,17 @@ import statistics
 READ_METHODS = ('GET', 'HEAD')
 
 # The event that says Nova is done with a migration, per migration type:
-# for live migrations the server landing on its destination (the fake
-# driver's post_live_migration_at_destination, which Nova's compute
-# manager calls right before it saves the server there with no task: what
-# both actions wait for), for cold ones the fake driver's finish_migration
-# (the server reaches VERIFY_RESIZE right after), so that a cold latency
-# includes the confirm. Two more references for live migrations, in the
+# for live migrations the server landing on its destination (the embedded
+# Nova records when nova-compute has saved it there with no task: from
+# then on any reader sees it, and both actions wait for it), for cold ones
+# the fake driver's finish_migration (the server reaches VERIFY_RESIZE
+# right after), so that a cold latency includes the confirm. Two more
+# references for live migrations, in the
 # JSON: the migration record turning ``completed`` (its ``updated_at``,
 # from os-migrations, written at the end of Nova's post-migration steps,
 # which lag the landing by seconds when Nova is busy) and the fake
 # driver's live finish event, recorded after those steps returned.
-ANCHORS = {'live': 'live_migration_landing',
+ANCHORS = {'live': 'live_migration_landed',
            'cold': 'cold_migration_finished'}
 RECORD_EVENT = 'migration_completed'
 DRIVER_EVENTS = {'live': 'live_migration_finished',

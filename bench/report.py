@@ -24,16 +24,17 @@ LEGEND = [
     'SUCCEEDED,',
     '  median and p95 (nearest rank). Live: from the server landing on '
     'its destination',
-    "  (the fake driver's post_live_migration_at_destination, right "
-    'before Nova saves',
-    '  the server there with no task); cold: from the server reaching '
-    'VERIFY_RESIZE (the',
-    "  fake driver's finish), so the confirm is included. The JSON also "
-    'has live latencies',
-    "  from the migration record turning 'completed' and from the "
-    "driver's finish event,",
-    "  both written after Nova's last post-migration steps (seconds "
-    'later when Nova is busy).',
+    '  (the moment nova-compute saved it there with no task, recorded '
+    'by the embedded',
+    '  Nova); cold: from the server reaching VERIFY_RESIZE (the',
+    "  fake driver's finish), so the confirm is included. rec med: the "
+    'median live latency',
+    "  from the migration record turning 'completed' (os-migrations "
+    'updated_at), written',
+    "  after Nova's last post-migration steps: later than the landing, "
+    'by seconds when',
+    "  Nova is busy (< 0: the action returned first). The JSON also has "
+    "the driver's finish.",
     'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
     'all requests',
     '  / wall s of the plan; cpu s: applier process CPU in the plan; '
@@ -49,6 +50,7 @@ COLUMNS = (
     ('ok', 3, lambda r: r['succeeded']),
     ('lat med', 7, lambda r: r['latency']['median']),
     ('lat p95', 7, lambda r: r['latency']['p95']),
+    ('rec med', 7, lambda r: (r.get('latency_record') or {}).get('median')),
     ('rd/migr', 7, lambda r: r['reads_per_migration']),
     ('wr/migr', 7, lambda r: r['writes_per_migration']),
     ('req/s', 6, lambda r: r['requests_per_second']),

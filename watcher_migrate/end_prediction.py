@@ -40,10 +40,12 @@ COARSE_MARGIN = 0.1
 # Look at least every this many times poll_interval_max while the copy
 # runs, however far its predicted end: a failure must not go unseen.
 MAX_CAPS = 6
-# After the predicted end, looks are urgent (each sees Nova as it is then)
-# while they come at most this far apart; a landing later than that is
-# Nova slow to finish, followed by routine looks.
-URGENT_INTERVAL = 1.0
+# Once the predicted end is due, looks come at most this far apart and
+# are urgent (each sees Nova as it is then: shared requests make them
+# cheap) for this long; a landing later than that is Nova slow to finish,
+# followed by routine looks that back off.
+ENDING_INTERVAL = 0.5
+ENDING_URGENT = 5.0
 
 
 def parse_nova_time(text):
@@ -71,7 +73,7 @@ class FinishLag(object):
     first look after the copy usually finds the migration done.
     """
 
-    def __init__(self, initial=0.3, low=0.05, high=5.0):
+    def __init__(self, initial=0.3, low=0.05, high=1.0):
         self._lock = threading.Lock()
         self.seconds = initial
         self.low = low
@@ -79,7 +81,7 @@ class FinishLag(object):
 
     def too_early(self):
         with self._lock:
-            self.seconds = min(self.high, self.seconds * 1.5 + 0.05)
+            self.seconds = min(self.high, self.seconds * 1.2 + 0.02)
 
     def in_time(self):
         with self._lock:
@@ -155,6 +157,7 @@ class LiveSchedule(object):
         self._interval = None
         self._target = None     # the wall time of the look at the end
         self._overdue = False   # the look at the end came too early
+        self._ending_since = None   # wall time the end became due
         # The next look is meant for the predicted end (or just after it):
         # it must see Nova as it is then, not share an older request.
         self.urgent = False
@@ -194,9 +197,14 @@ class LiveSchedule(object):
             target = end - COARSE_MARGIN * max(0.0, end - now)
         if target - now <= self.floor:
             # Due now: look soon and, if still copying, refine the figures.
-            delay = self._backoff('ending', self.floor)
-            self.urgent = delay <= URGENT_INTERVAL
-            return delay
+            if self._ending_since is None:
+                self._ending_since = now
+            if now - self._ending_since < ENDING_URGENT:
+                self.urgent = True
+                return min(self._backoff('ending', self.floor),
+                           max(self.floor, ENDING_INTERVAL))
+            return self._backoff('ending late', ENDING_INTERVAL)
+        self._ending_since = None
         self._overdue = False
         self._phase = None
         self._target = target

@@ -40,7 +40,7 @@ def live_finished(server, at, source='host1', dest='host2',
 
 
 def live_landing(server, at, dest='host2'):
-    return {'event': 'live_migration_landing', 'instance': server,
+    return {'event': 'live_migration_landed', 'instance': server,
             'time': at, 'dest': dest, 'outcome': 'completed'}
 
 

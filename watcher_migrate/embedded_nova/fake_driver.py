@@ -282,19 +282,6 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
         self.destroy(context, instance, network_info=None,
                      block_device_info=block_device_info)
 
-    def post_live_migration_at_destination(self, context, instance,
-                                           network_info,
-                                           block_migration=False,
-                                           block_device_info=None):
-        # Nova's compute manager calls this on the destination right
-        # before it saves the instance there with no task: the moment the
-        # server lands, which is what a waiting action can notice.
-        super().post_live_migration_at_destination(
-            context, instance, network_info, block_migration,
-            block_device_info)
-        REGISTRY.record('live_migration_landing', instance.uuid,
-                        dest=self._host, outcome='completed')
-
     # -- cold migration ----------------------------------------------------
 
     def migrate_disk_and_power_off(self, context, instance, dest,

@@ -26,6 +26,8 @@ import types
 
 import fixtures
 import futurist
+from nova.compute import task_states
+from nova.objects import instance as instance_obj
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
@@ -109,6 +111,9 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
         # libvirt reports for shared storage). 'ignore' rather than the
         # production 'warn': validating every response costs ~10% CPU.
         self.flags(response_validation='ignore', group='api')
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.objects.instance.Instance.save',
+            _recording_landings(instance_obj.Instance.save)))
         if self._live_migration_slots is not None:
             # Nova creates its live migration executor once per process,
             # at the first live migration, sized by this flag: every
@@ -128,6 +133,28 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
     def reset_notifications(self):
         # The notification fixture keeps every notification in memory.
         self.notifier.reset()
+
+
+def _recording_landings(save):
+    """Instance.save that records when a live-migrated server lands.
+
+    nova-compute on the destination saves the server there with no task,
+    expecting 'migrating': from that commit on, any reader sees the
+    migration done. The moment is recorded (event live_migration_landed)
+    as the benchmark's reference for detection latency.
+    """
+    def save_and_record(instance, *args, **kwargs):
+        landing = (kwargs.get('expected_task_state') ==
+                   task_states.MIGRATING and
+                   'task_state' in instance.obj_what_changed() and
+                   instance.task_state is None)
+        result = save(instance, *args, **kwargs)
+        if landing:
+            fake_driver.REGISTRY.record(
+                'live_migration_landed', instance.uuid, dest=instance.host,
+                outcome='completed')
+        return result
+    return save_and_record
 
 
 def register_driver():
