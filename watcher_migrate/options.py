@@ -47,13 +47,14 @@ MIGRATION_OPTS = [
              'poll_interval_max later, to notice a failure).'),
     cfg.BoolOpt(
         'shared_tracking', default=True,
-        help='Follow the servers of all migrations in progress in this '
-             'process with one shared request (GET /servers/detail with '
-             'changes-since, all projects) instead of one request per '
-             'migration, so the load on Nova does not grow with the number '
-             'of concurrent migrations. Needs the right to list all '
-             "projects' servers (admin); without it each action falls "
-             'back to reading its own server.'),
+        help='Follow all migrations in progress in this process with '
+             'shared requests: the servers by one GET /servers/detail '
+             'with changes-since (all projects), live migrations waiting '
+             'to copy by one GET /os-migrations with changes-since '
+             '(microversion 2.59+), each answering for every action, '
+             'instead of requests per migration. Needs the right to list '
+             "all projects' servers and migrations (admin); without it "
+             'each action falls back to reading its own.'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '

@@ -410,26 +410,33 @@ class MigrationTracker(object):
             sub.seen = max(sub.seen, sub.news_at)
             server, gone = sub.view, sub.gone
         elif sub is not None:
-            try:
-                self._feed.fresh(sub, self.gateway.list_changed_servers,
-                                 max_age)
-                sub.news = False
-                server, gone = sub.view, sub.gone
-            except exceptions.MigrateError:
-                raise
-            except Exception as e:
-                # E.g. a policy that forbids listing all projects' servers.
-                LOG.warning('Server %s: the shared view of servers is not '
-                            'available (%s); reading the server alone',
-                            self.request.label, e)
+            if not self._ask_feed(self._feed, sub,
+                                  self.gateway.list_changed_servers,
+                                  max_age, 'server'):
                 self.unwatch()
                 return self.server_look()
+            sub.news = False
+            server, gone = sub.view, sub.gone
         else:
             server = self.gateway.get_server(self.request.server_id)
             gone = server is None
         self._server_read_at = now
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
+
+    def _ask_feed(self, feed, sub, read, max_age, what):
+        """Update ``sub`` through the shared ``feed``; False if refused."""
+        try:
+            feed.fresh(sub, read, max_age)
+            return True
+        except exceptions.MigrateError:
+            raise
+        except Exception as e:
+            # E.g. a policy that forbids listing all projects' servers.
+            LOG.warning('Server %s: the shared view of %ss is not '
+                        'available (%s); reading the %s alone',
+                        self.request.label, what, e, what)
+            return False
 
     def live_look(self):
         """A look at a live migration: its record, figures or the server.
@@ -475,16 +482,9 @@ class MigrationTracker(object):
             record says the copy is over
         """
         sub = self._record_sub
-        try:
-            self._record_feed.fresh(
-                sub, self.gateway.list_changed_live_migrations,
-                self._routine_age)
-        except exceptions.MigrateError:
-            raise
-        except Exception as e:
-            LOG.warning('Server %s: the shared view of migrations is not '
-                        'available (%s); reading the migration alone',
-                        self.request.label, e)
+        if not self._ask_feed(self._record_feed, sub,
+                              self.gateway.list_changed_live_migrations,
+                              self._routine_age, 'migration'):
             self._unwatch_records()
             return None
         records = sorted((sub.view or {}).values(), key=lambda r: r.id,

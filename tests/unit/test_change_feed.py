@@ -152,11 +152,15 @@ def test_the_process_has_one_feed_per_kind_of_change():
     assert migrations is not servers
 
 
+def clocked_feed(now):
+    """A feed on the clock ``now[0]``, its reads, and two subscribers."""
+    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
+    return feed, FakeReads({}), subscribe(feed, 'a'), subscribe(feed, 'b')
+
+
 def test_a_routine_look_is_content_with_another_actions_recent_request():
     now = [100.0]
-    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
-    reads = FakeReads({})
-    asking, routine = subscribe(feed, 'a'), subscribe(feed, 'b')
+    feed, reads, asking, routine = clocked_feed(now)
     now[0] = 101.0
     feed.fresh(asking, reads)
     now[0] = 103.0
@@ -169,9 +173,7 @@ def test_a_routine_look_is_content_with_another_actions_recent_request():
 
 def test_a_routine_look_never_takes_a_request_its_owner_has_seen():
     now = [100.0]
-    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
-    reads = FakeReads({})
-    sub = subscribe(feed, 'a')
+    feed, reads, sub, _other = clocked_feed(now)
     now[0] = 101.0
     feed.fresh(sub, reads)
     now[0] = 102.0
@@ -181,9 +183,7 @@ def test_a_routine_look_never_takes_a_request_its_owner_has_seen():
 
 def test_a_routine_look_does_not_take_a_request_too_old():
     now = [100.0]
-    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
-    reads = FakeReads({})
-    asking, routine = subscribe(feed, 'a'), subscribe(feed, 'b')
+    feed, reads, asking, routine = clocked_feed(now)
     now[0] = 101.0
     feed.fresh(asking, reads)
     now[0] = 104.0
@@ -193,12 +193,10 @@ def test_a_routine_look_does_not_take_a_request_too_old():
 
 def test_a_routine_look_does_not_take_a_request_older_than_its_interest():
     now = [100.0]
-    feed = change_feed.ServerFeed(min_gap=0, clock=lambda: now[0])
-    reads = FakeReads({})
-    earlier = subscribe(feed, 'a')
+    feed, reads, earlier, _other = clocked_feed(now)
     feed.fresh(earlier, reads)
     now[0] = 101.0
-    later = subscribe(feed, 'b')
+    later = subscribe(feed, 'c')
     feed.fresh(later, reads, max_age=5.0)
     assert len(reads.calls) == 2
 
