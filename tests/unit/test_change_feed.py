@@ -16,6 +16,7 @@ import threading
 
 import pytest
 
+from tests.unit import asks_of
 from watcher_migrate import change_feed
 from watcher_migrate import nova_gateway
 
@@ -64,6 +65,7 @@ def test_actions_asking_while_a_request_is_in_flight_share_the_next():
     feed = change_feed.ServerFeed(min_gap=0)
     reads = FakeReads({s: view(s) for s in 'abcdefgh'})
     subs = [subscribe(feed, s) for s in 'abcdefgh']
+    asks = asks_of.AskCounter(feed)
     reads.release.clear()
     first = threading.Thread(target=feed.fresh, args=(subs[0], reads))
     first.start()
@@ -72,6 +74,7 @@ def test_actions_asking_while_a_request_is_in_flight_share_the_next():
               for sub in subs[1:]]
     for thread in others:
         thread.start()
+    assert asks.reach(2 + len(others))
     reads.release.set()
     for thread in [first] + others:
         thread.join(10)
@@ -224,6 +227,7 @@ def test_migration_records_are_kept_by_id_and_their_change_wakes():
 
 def test_askers_during_a_shared_read_get_the_next_answer():
     shared = change_feed.SharedRead()
+    asks = asks_of.AskCounter(shared)
     answers = iter(['first', 'second'])
     entered, release = threading.Event(), threading.Event()
     calls = []
@@ -243,6 +247,7 @@ def test_askers_during_a_shared_read_get_the_next_answer():
         for k in 'bcd']
     for thread in followers:
         thread.start()
+    assert asks.reach(2 + len(followers))
     release.set()
     for thread in [leader] + followers:
         thread.join(10)

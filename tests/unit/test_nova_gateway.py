@@ -14,7 +14,6 @@
 retries of reads, and the rules for writes whose outcome is unknown."""
 
 import threading
-from unittest import mock
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
@@ -24,6 +23,7 @@ import requests
 import requests_mock
 import urllib3
 
+from tests.unit import asks_of
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
@@ -217,38 +217,43 @@ def test_the_compute_service_states_are_read(nova):
 
 
 def test_actions_checking_services_at_once_share_one_listing(nova):
-    services = nova.get(ENDPOINT + '/os-services', json={'services': [
-        {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-%d' % i,
-         'status': 'enabled', 'state': 'up', 'forced_down': False,
-         'zone': 'nova'} for i in (1, 2)]})
-    shared = nova_gateway._service_read(ENDPOINT)
     entered, release = threading.Event(), threading.Event()
-    real_read = nova_gateway.NovaGateway._read
 
-    def held_read(self, what, fn, *args, **kwargs):
+    def held_listing(request, context):
         entered.set()
         release.wait(5)
-        return real_read(self, what, fn, *args, **kwargs)
+        return {'services': [
+            {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-%d' % i,
+             'status': 'enabled', 'state': 'up', 'forced_down': False,
+             'zone': 'nova'} for i in (1, 2)]}
 
+    services = nova.get(ENDPOINT + '/os-services', json=held_listing)
+    gateways = [gateway() for _ in range(4)]
+    for gw in gateways:
+        gw.client           # the microversion, negotiated once for all
+    asks = asks_of.AskCounter(nova_gateway._service_read(ENDPOINT))
     found = []
-    with mock.patch.object(nova_gateway.NovaGateway, '_read', held_read):
-        first = threading.Thread(target=lambda: found.append(
-            gateway().get_compute_service('compute-1').host))
-        first.start()
-        assert entered.wait(5)
-        others = [threading.Thread(target=lambda h=h: found.append(
-            gateway().get_compute_service(h).host))
-            for h in ('compute-1', 'compute-2', 'compute-2')]
-        for thread in others:
-            thread.start()
-        release.set()
-        for thread in [first] + others:
-            thread.join(10)
+
+    def check(gw, host):
+        found.append(gw.get_compute_service(host).host)
+
+    first = threading.Thread(target=check, args=(gateways[0], 'compute-1'))
+    first.start()
+    assert entered.wait(5)
+    others = [threading.Thread(target=check, args=(gw, host))
+              for gw, host in zip(gateways[1:], ('compute-1', 'compute-2',
+                                                 'compute-2'))]
+    for thread in others:
+        thread.start()
+    # The first asked and began its request; the others have asked.
+    assert asks.reach(2 + len(others))
+    release.set()
+    for thread in [first] + others:
+        thread.join(10)
     assert sorted(found) == ['compute-1', 'compute-1', 'compute-2',
                              'compute-2']
     # The one in flight, then one for the three that asked meanwhile.
     assert services.call_count == 2
-    assert shared.requests >= 2
 
 
 def test_a_service_is_read_afresh_by_each_action_after_the_last(nova):
