@@ -92,6 +92,32 @@ def test_live_migrate_to_named_host(cloud, nova):
         'host1', 'host2')
 
 
+def test_a_live_migrated_server_landing_is_recorded(cloud, nova):
+    server_id = cloud.create_server('host1')
+    nova.servers.live_migrate(server_id, 'host2', 'auto')
+    landed = cloud.wait_for_server(server_id, 'ACTIVE', host='host2',
+                                   timeout=TIMEOUT)
+    seen = time.time()
+    events = [e for e in cloud.events(server_id)
+              if e['event'] == 'live_migration_landed']
+    assert [e['dest'] for e in events] == ['host2'], events
+    # Recorded when Nova saved the server there: before anyone saw it.
+    assert events[0]['time'] <= seen
+    assert landed['OS-EXT-STS:task_state'] is None
+
+
+def test_a_rolled_back_live_migration_records_no_landing(cloud, nova):
+    server_id = cloud.create_server('host1')
+    cloud.set_driver(instance=server_id, live_fail='rollback')
+    nova.servers.live_migrate(server_id, 'host2', 'auto')
+    _poll(lambda: _last_migration_status(cloud, server_id) == 'failed',
+          'migration failed')
+    cloud.wait_for_server(server_id, 'ACTIVE', host='host1')
+    assert not [e for e in cloud.events(server_id)
+                if e['event'] == 'live_migration_landed'
+                and e['dest'] == 'host2']
+
+
 def test_cold_migrate_to_named_host_then_confirm(cloud, nova):
     server_id = cloud.create_server('host1')
 
