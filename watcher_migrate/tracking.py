@@ -448,9 +448,11 @@ class MigrationTracker(object):
         server, which is what decides and is read through the shared feed.
         """
         schedule = self.schedule
-        routine = self.clock() - self._server_read_at \
-            < self._server_check_interval
-        if schedule.wants_figures() and routine:
+        # The periodic check of the server (deleted, ERROR) is a routine
+        # look; so is any look while nothing predicted is due.
+        check_due = self.clock() - self._server_read_at \
+            >= self._server_check_interval
+        if schedule.wants_figures() and not check_due:
             if self._record_sub is not None and \
                     self._last_status not in ('running', 'post-migrating') \
                     and (self._figure_reads or
@@ -472,7 +474,8 @@ class MigrationTracker(object):
                     return Look(migration=ours, at=self.clock())
             return self.server_look()
         return self.server_look(
-            0.0 if routine and schedule.urgent else self._routine_age)
+            0.0 if schedule.urgent and not check_due
+            else self._routine_age)
 
     def _record_look(self):
         """Our record through the shared feed, while the copy has not begun.
