@@ -177,15 +177,22 @@ def options(cloud, proxy, plan=None):
 
 def run(cloud, proxy, plan, osc=None):
     """Run the planned action; returns (Run, violations)."""
-    status = cloud.server(plan.server)['status']
-    values = options(cloud, proxy, plan)
-    migrate = harness.new_action(values, plan.server, plan.source,
-                                 plan.destination, plan.migration_type,
-                                 osc=osc)
-    result = harness.run_action(
-        migrate, status_before=status,
-        auto_confirm=values.get('auto_confirm', True))
-    return result, invariants.violations(cloud, result, cause=plan.cause)
+    try:
+        status = cloud.server(plan.server)['status']
+        values = options(cloud, proxy, plan)
+        migrate = harness.new_action(values, plan.server, plan.source,
+                                     plan.destination, plan.migration_type,
+                                     osc=osc)
+        result = harness.run_action(
+            migrate, status_before=status,
+            auto_confirm=values.get('auto_confirm', True))
+        return result, invariants.violations(cloud, result,
+                                             cause=plan.cause)
+    except Exception as exc:
+        # The action's own errors end up in the Run: this is the test's
+        # reading of Nova failing, and the plan says which case it was.
+        raise AssertionError('%s (%s %s): the test harness failed: %s' % (
+            plan.server, plan.migration_type, plan.label, exc)) from exc
 
 
 def describe_violations(plan, result, found):

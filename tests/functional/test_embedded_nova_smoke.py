@@ -12,8 +12,10 @@
 
 """The embedded Nova is the real thing, seen through novaclient over HTTP."""
 
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -254,3 +256,21 @@ def test_revoked_token_reauthenticates_transparently(cloud):
     statuses = [r['status'] for r in cloud.requests(since)
                 if r['path'].endswith('/servers/detail')]
     assert statuses == [401, 200]
+
+
+def test_stuck_report_names_a_request_nova_still_holds(cloud):
+    # A request whose body never arrives keeps a Nova API thread busy.
+    url = urllib.parse.urlsplit(cloud.compute_url)
+    path = url.path + '/servers/held/action'
+    with socket.create_connection((url.hostname, url.port), timeout=30) \
+            as held:
+        held.sendall(('POST %s HTTP/1.0\r\nContent-Length: 100\r\n'
+                      'Content-Type: application/json\r\n\r\n{'
+                      % path).encode('ascii'))
+        _poll(lambda: any(r['path'] == path for r in cloud.requests()),
+              'Nova to log the held request')
+
+        report = cloud.stuck_report(older_than=0)
+
+    assert 'requests held for more than 0 s: 1' in report
+    assert 'POST %s' % path in report

@@ -49,6 +49,16 @@ class HTTPError(EmbeddedNovaError):
         self.body = body
 
 
+class NoAnswer(EmbeddedNovaError):
+    """A helper's HTTP call got no answer in time."""
+
+    def __init__(self, method, url, timeout):
+        super().__init__('%s %s: no answer within %s s' % (method, url,
+                                                           timeout))
+        self.method = method
+        self.url = url
+
+
 class EmbeddedNova(object):
     """The real Nova running in a child process on 127.0.0.1.
 
@@ -240,6 +250,8 @@ class EmbeddedNova(object):
                 return resp.status, dict(resp.headers), raw
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read()
+        except TimeoutError as exc:
+            raise NoAnswer(method, url, timeout) from exc
 
     def _control(self, method, path, body=None, timeout=60):
         url = self.control_url + path
@@ -280,13 +292,45 @@ class EmbeddedNova(object):
             headers = {'X-Auth-Token': self._get_token(refresh=attempt > 0),
                        'OpenStack-API-Version': 'compute %s' % (
                            microversion or HELPER_MICROVERSION)}
-            status, _headers, raw = self._http(method, url, body, headers)
+            try:
+                status, _headers, raw = self._http(method, url, body,
+                                                   headers)
+            except NoAnswer as exc:
+                exc.args = ('%s\n%s' % (exc, self.stuck_report()),)
+                raise
             if status != 401:
                 break
         if status >= 400:
             raise HTTPError(method, url, status,
                             raw.decode('utf-8', 'replace'))
         return json.loads(raw) if raw else None
+
+    def stuck_report(self, older_than=10.0, limit=12):
+        """What Nova is busy with: its unanswered requests, their threads.
+
+        For a helper's call that got no answer: which requests Nova has
+        held for more than ``older_than`` seconds, and the stacks of the
+        threads serving Nova's API, so a CI log shows what they wait on.
+        """
+        try:
+            requests = self._control('GET', '/requests', timeout=10)
+            threads = self._control('GET', '/threads', timeout=10)
+        except EmbeddedNovaError as exc:
+            return 'Nova does not answer its control routes either: %s' % exc
+        now = time.time()
+        held = ['  %s %s?%s for %.0f s' % (
+            r['method'], r['path'], r['query'], now - r['start'])
+            for r in requests['requests']
+            if r['end'] is None and now - r['start'] > older_than]
+        serving = ['  %s\n%s' % (name, '\n'.join(stack))
+                   for name, stack in sorted(threads['threads'].items())
+                   if any('/nova/' in line for line in stack)]
+        return '\n'.join(
+            ['requests held for more than %.0f s: %d' % (older_than,
+                                                         len(held))]
+            + held[:limit]
+            + ['threads in Nova code: %d' % len(serving)]
+            + serving[:limit])
 
     # -- clients -----------------------------------------------------------
 

@@ -18,7 +18,8 @@ Routes on one HTTP port:
                 everything else needs a token issued by ``/identity``);
 ``/identity/``  a minimal Keystone v3 (password and token methods);
 ``/_control/``  test control: driver behaviour, request log, events,
-                token revocation, shutdown. Not counted as API requests.
+                token revocation, thread stacks, shutdown. Not counted
+                as API requests.
 
 Usage::
 
@@ -399,6 +400,9 @@ class Gateway(object):
                 if self.cloud is not None:
                     self.cloud.reset_notifications()
                 return _json_response(start_response, 204, None)
+        if rest == '/threads' and method == 'GET':
+            return _json_response(start_response, 200,
+                                  {'threads': _thread_stacks()})
         if rest == '/tokens/revoke' and method == 'POST':
             return _json_response(start_response, 200,
                                   {'revoked': self.revoke_tokens()})
@@ -406,6 +410,19 @@ class Gateway(object):
             self.stop_event.set()
             return _json_response(start_response, 202, {'stopping': True})
         raise _HTTPError(404, 'no control route %s %s' % (method, rest))
+
+
+def _thread_stacks(frames=8):
+    """The last ``frames`` frames of every thread, by thread name.
+
+    What a stuck request waits on, for a client that gave up on it.
+    """
+    names = dict((t.ident, t.name) for t in threading.enumerate())
+    return dict(
+        ('%s (%s)' % (names.get(ident, '?'), ident),
+         [line.rstrip() for line in
+          traceback.format_stack(frame)[-frames:]])
+        for ident, frame in sys._current_frames().items())
 
 
 def _flavor_id():
