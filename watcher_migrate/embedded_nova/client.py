@@ -19,6 +19,7 @@ keystoneauth1 and python-novaclient are imported only by
 """
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+
+LOG = logging.getLogger(__name__)
 
 # Microversion for the helpers' own raw calls (novaclient's maximum).
 HELPER_MICROVERSION = '2.96'
@@ -84,6 +87,8 @@ class EmbeddedNova(object):
             the cloud queue behind one another. A benchmark of concurrent
             migrations gives a number >= 1 here.
         """
+        # Seconds a helper's compute call waits for Nova's answer.
+        self.helper_timeout = 60
         if live_migration_slots is not None and (
                 isinstance(live_migration_slots, bool) or
                 not isinstance(live_migration_slots, int) or
@@ -288,18 +293,27 @@ class EmbeddedNova(object):
         :class:`HTTPError` on error statuses.
         """
         url = self.compute_url + path
-        for attempt in (0, 1):
-            headers = {'X-Auth-Token': self._get_token(refresh=attempt > 0),
+        refresh = unanswered = False
+        while True:
+            headers = {'X-Auth-Token': self._get_token(refresh=refresh),
                        'OpenStack-API-Version': 'compute %s' % (
                            microversion or HELPER_MICROVERSION)}
             try:
-                status, _headers, raw = self._http(method, url, body,
-                                                   headers)
+                status, _headers, raw = self._http(
+                    method, url, body, headers, timeout=self.helper_timeout)
             except NoAnswer as exc:
-                exc.args = ('%s\n%s' % (exc, self.stuck_report()),)
-                raise
-            if status != 401:
+                report = self.stuck_report()
+                if method != 'GET' or unanswered:
+                    exc.args = ('%s\n%s' % (exc, report),)
+                    raise
+                # A read is safe to ask again; what held it stays on
+                # record in the log.
+                LOG.warning('%s; asking again.\n%s', exc, report)
+                unanswered = True
+                continue
+            if status != 401 or refresh:
                 break
+            refresh = True
         if status >= 400:
             raise HTTPError(method, url, status,
                             raw.decode('utf-8', 'replace'))
