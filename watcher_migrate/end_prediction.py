@@ -46,6 +46,11 @@ MAX_CAPS = 6
 # followed by routine looks that back off.
 ENDING_INTERVAL = 0.5
 ENDING_URGENT = 5.0
+# Once the end is due, the server's looks decide: Nova lands the server
+# within about a second of the copy's end. Only a landing later than
+# this suggests the copy is slower than predicted, and the figures are
+# read again to say until when.
+FIGURES_AGAIN_AFTER = 2.0
 
 
 def parse_nova_time(text):
@@ -165,7 +170,10 @@ class LiveSchedule(object):
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
             return False
-        return self.predictor.end() is None or self._overdue
+        if self.predictor.end() is None:
+            return True
+        return self._overdue and self._ending_since is not None and \
+            self.wall() - self._ending_since >= FIGURES_AGAIN_AFTER
 
     def _backoff(self, phase, start):
         """Back off from ``start`` while ``phase`` stays the same."""
@@ -179,8 +187,9 @@ class LiveSchedule(object):
     def next_delay(self, look):
         self.urgent = False
         now = self.wall()
-        if self._target is not None and now >= self._target:
-            # The look meant for the end found the migration still going.
+        if self._target is not None and now >= self._target - self.floor:
+            # The look meant for the end (a feed's news may wake it a
+            # little early) found the migration still going.
             self._target = None
             self._overdue = True
             self.lag.too_early()

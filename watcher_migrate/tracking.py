@@ -448,11 +448,15 @@ class MigrationTracker(object):
         server, which is what decides and is read through the shared feed.
         """
         schedule = self.schedule
-        # The periodic check of the server (deleted, ERROR) is a routine
-        # look; so is any look while nothing predicted is due.
+        # When the periodic check of the server (deleted, ERROR) is due,
+        # the server is looked at; routinely, unless this is the look at
+        # the predicted end, which must see Nova as it is now.
         check_due = self.clock() - self._server_read_at \
             >= self._server_check_interval
-        if schedule.wants_figures() and not check_due:
+        # Woken by the shared feed with news of the server: the news
+        # decides, at no cost; the figures can wait for their time.
+        news = self._sub is not None and self._sub.news
+        if schedule.wants_figures() and not check_due and not news:
             if self._record_sub is not None and \
                     self._last_status not in ('running', 'post-migrating') \
                     and (self._figure_reads or
@@ -469,13 +473,16 @@ class MigrationTracker(object):
             ours = self._ours_in_progress(records)
             if ours is not None:
                 self._remember_record(ours)
+                if ours.status == 'running':
+                    # The listing is no use once the copy runs, and each
+                    # new figure in it would wake this action for nothing.
+                    self._unwatch_records()
                 if ours.status != 'post-migrating':
                     schedule.predictor.add(ours)
                     return Look(migration=ours, at=self.clock())
             return self.server_look()
         return self.server_look(
-            0.0 if schedule.urgent and not check_due
-            else self._routine_age)
+            0.0 if schedule.urgent else self._routine_age)
 
     def _record_look(self):
         """Our record through the shared feed, while the copy has not begun.

@@ -317,6 +317,32 @@ def test_a_live_migration_waiting_to_copy_is_followed_by_the_shared_listing(
     assert nova.figure_reads == 2
 
 
+def test_once_the_copy_runs_the_action_leaves_the_shared_listing(nova):
+    feed = change_feed.FEEDS.feed_for(nova.endpoint, 0,
+                                      kind=change_feed.MigrationFeed)
+    events = []
+    figures, servers = (nova.list_live_migrations_in_progress,
+                        nova.list_changed_servers)
+
+    def read_figures(server_id):
+        records = figures(server_id)
+        events.append(('figures', [r.status for r in records]))
+        return records
+
+    def list_servers(since):
+        events.append(('listing', feed.subscribers))
+        return servers(since)
+
+    nova.list_live_migrations_in_progress = read_figures
+    nova.list_changed_servers = list_servers
+    assert make(nova).execute() is True
+    # Each new figure in it would otherwise wake the action for nothing.
+    running = events.index(('figures', ['running']))
+    after = [subscribers for what, subscribers in events[running:]
+             if what == 'listing']
+    assert after and set(after) == {0}
+
+
 def test_without_the_shared_migration_listing_each_action_reads_its_own(
         nova):
     def forbidden(since):

@@ -1,0 +1,69 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Which look the tracker of a live migration takes next."""
+
+import types
+
+import pytest
+
+from watcher_migrate import options
+from watcher_migrate import parameters
+from watcher_migrate import tracking
+
+
+@pytest.fixture
+def tracker():
+    clock = [100.0]
+    request = parameters.MigrationRequest(
+        server_id='7a0c3d5e-0000-4000-8000-000000000001',
+        migration_type='live', source_node='compute-1',
+        destination_node='compute-2')
+    tracker = tracking.MigrationTracker(
+        None, request, options.Settings({'poll_interval_max': 4.0}),
+        clock=lambda: clock[0])
+    tracker.asked_ages = []
+    tracker.server_look = lambda max_age=0.0: tracker.asked_ages.append(
+        max_age)
+    tracker.clock_now = clock
+    return tracker
+
+
+def check_due(tracker):
+    # Long after the last server read: the periodic check is due.
+    tracker.clock_now[0] += 3600
+
+
+def schedule(urgent):
+    return types.SimpleNamespace(urgent=urgent, wants_figures=lambda: True)
+
+
+def test_the_look_at_the_predicted_end_sees_nova_as_it_is_now(tracker):
+    check_due(tracker)
+    tracker.schedule = schedule(urgent=True)
+    tracker.live_look()
+    assert tracker.asked_ages == [0.0]
+
+
+def test_a_periodic_server_check_accepts_a_recent_shared_listing(tracker):
+    check_due(tracker)
+    tracker.schedule = schedule(urgent=False)
+    tracker.live_look()
+    assert tracker.asked_ages == [tracking.ROUTINE_AGE_FRACTION * 4.0]
+
+
+def test_news_of_the_server_from_the_shared_feed_is_looked_at_first(tracker):
+    # No gateway: reading the figures now would fail the test.
+    tracker._sub = types.SimpleNamespace(news=True)
+    tracker.schedule = schedule(urgent=False)
+    tracker.live_look()
+    assert len(tracker.asked_ages) == 1
