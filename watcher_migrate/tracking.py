@@ -428,6 +428,9 @@ class MigrationTracker(object):
         """Update ``sub`` through the shared ``feed``; False if refused."""
         try:
             feed.fresh(sub, read, max_age)
+            # This look reads what its own request brought: only news
+            # after it (or an interrupt) should end the next sleep early.
+            self.wake.clear()
             return True
         except exceptions.MigrateError:
             raise
@@ -460,7 +463,7 @@ class MigrationTracker(object):
             if self._record_sub is not None and \
                     self._last_status not in ('running', 'post-migrating') \
                     and (self._figure_reads or
-                         self._record_feed.subscribers > 1):
+                         self._feed.subscribers > 1):
                 # Until the copy has begun, the shared listing says when:
                 # one request for every action. Alone, the action reads
                 # its figures first: the copy may be running already.

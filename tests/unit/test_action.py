@@ -333,6 +333,7 @@ def test_once_the_copy_runs_the_action_leaves_the_shared_listing(nova):
         events.append(('listing', feed.subscribers))
         return servers(since)
 
+    nova.live_steps = ['accepted', 'queued'] + ['running'] * 4
     nova.list_live_migrations_in_progress = read_figures
     nova.list_changed_servers = list_servers
     assert make(nova).execute() is True
@@ -507,8 +508,8 @@ def test_progress_is_none_before_execute_and_final_after(nova):
 def test_among_other_live_migrations_the_first_look_is_the_shared_listing(
         nova):
     migrate = make(nova)
-    other = change_feed.FEEDS.feed_for(nova.endpoint, 0,
-                                       kind=change_feed.MigrationFeed)
+    # Another action of the process, following its own server.
+    other = change_feed.FEEDS.feed_for(nova.endpoint, 0)
     neighbour = other.subscribe('another-server', None, threading.Event())
     calls = []
     for name in ('list_changed_live_migrations',

@@ -12,10 +12,13 @@
 
 """Which look the tracker of a live migration takes next."""
 
+import dataclasses
 import types
+import uuid
 
 import pytest
 
+from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import tracking
@@ -67,3 +70,23 @@ def test_news_of_the_server_from_the_shared_feed_is_looked_at_first(tracker):
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
     assert len(tracker.asked_ages) == 1
+
+
+def test_news_a_look_brings_itself_does_not_cut_the_next_sleep(tracker):
+    server = nova_gateway.ServerView(
+        id=tracker.request.server_id, name='vm', status='ACTIVE',
+        task_state='migrating', host='compute-1',
+        updated='2026-11-26T03:00:00Z')
+    moved = dataclasses.replace(server, updated='2026-11-26T03:00:09Z')
+    tracker.gateway = types.SimpleNamespace(
+        endpoint='http://nova.test/wake-%s' % uuid.uuid4(),
+        supports=lambda version: False,
+        list_changed_servers=lambda since: [moved])
+    del tracker.server_look     # the real one, through the shared feed
+    tracker.watch(server)
+    try:
+        look = tracker.server_look()
+    finally:
+        tracker.unwatch()
+    assert look.server == moved
+    assert not tracker.wake.is_set()
