@@ -14,6 +14,8 @@
 
 import datetime
 
+import pytest
+
 from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 
@@ -132,57 +134,52 @@ def test_a_far_end_is_not_waited_for_without_a_look_in_between():
     assert schedule.next_delay(None) == end_prediction.MAX_CAPS * 5.0
 
 
-def test_a_look_at_the_end_that_comes_too_early_learns_the_lag():
+def half_copied():
+    """Half copied in 2 s: the end is due at T0 + 4, looked at 0.3 s later."""
     schedule, clock = schedule_at(T0 + 2)
     schedule.predictor.add(record(T0, GIB))
     schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
-    schedule.next_delay(None)
-    clock[0] = T0 + 4.3
-    schedule.next_delay(None)
-    assert schedule.lag.seconds > 0.3
+    return schedule, clock
 
 
-def test_a_look_woken_a_little_before_the_end_counts_as_the_look_at_it():
-    schedule, clock = schedule_at(T0 + 2)
-    schedule.predictor.add(record(T0, GIB))
-    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
-    schedule.next_delay(None)       # the end: T0 + 4, plus 0.3 s of lag
-    clock[0] = T0 + 4.3 - 0.1
+LOOK_AT_END = T0 + 4.3
+
+
+# A feed's news may wake the look at the end a little early.
+@pytest.mark.parametrize('early', [0.0, 0.1])
+def test_a_look_at_the_end_that_comes_too_early_learns_the_lag(early):
+    schedule, clock = half_copied()
+    schedule.next_delay(None)
+    clock[0] = LOOK_AT_END - early
     schedule.next_delay(None)
     assert schedule.lag.seconds > 0.3
 
 
 def test_just_past_the_end_the_server_decides_not_the_figures():
-    schedule, clock = schedule_at(T0 + 2)
-    schedule.predictor.add(record(T0, GIB))
-    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+    schedule, clock = half_copied()
     clock[0] += schedule.next_delay(None)
     wanted = []
-    while clock[0] < T0 + 4.3 + end_prediction.FIGURES_AGAIN_AFTER:
+    while clock[0] < LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER:
         clock[0] += schedule.next_delay(None)
         wanted.append((clock[0], schedule.wants_figures()))
     assert len(wanted) > 2
     assert not any(wants for at, wants in wanted
-                   if at < T0 + 4.3 + end_prediction.FIGURES_AGAIN_AFTER)
+                   if at < LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER)
 
 
 def test_a_landing_later_than_nova_usually_takes_reads_the_figures_again():
-    schedule, clock = schedule_at(T0 + 2)
-    schedule.predictor.add(record(T0, GIB))
-    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+    schedule, clock = half_copied()
     clock[0] += schedule.next_delay(None)
     while not schedule.wants_figures() and clock[0] < T0 + 10:
         clock[0] += schedule.next_delay(None)
     assert schedule.wants_figures()
-    assert clock[0] >= T0 + 4.3 + end_prediction.FIGURES_AGAIN_AFTER
+    assert clock[0] >= LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER
 
 
 def test_a_look_at_the_end_that_finds_the_server_landed_shortens_the_lag():
-    schedule, clock = schedule_at(T0 + 2)
-    schedule.predictor.add(record(T0, GIB))
-    schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+    schedule, clock = half_copied()
     schedule.next_delay(None)
-    schedule.landed(T0 + 4.3)
+    schedule.landed(LOOK_AT_END)
     assert schedule.lag.seconds < 0.3
 
 
