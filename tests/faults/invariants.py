@@ -51,12 +51,18 @@ FINISHING = 60.0
 
 
 def server_or_none(cloud, server):
+    """The server, or None once it is gone.
+
+    A server Nova shows DELETED is gone, as the action judges it, even if
+    Nova still shows the task it was deleted in while it finishes.
+    """
     try:
-        return cloud.server(server)
+        found = cloud.server(server)
     except embedded_client.HTTPError as e:
         if e.status == 404:
             return None
         raise
+    return None if found['status'] in ('DELETED', 'SOFT_DELETED') else found
 
 
 def describe(server):
