@@ -108,13 +108,22 @@ def test_a_live_migrated_server_landing_is_recorded(cloud, nova):
     assert landed['OS-EXT-STS:task_state'] is None
 
 
-def test_a_rolled_back_live_migration_records_no_landing(cloud, nova):
+def _rolled_back_live_migration(cloud, nova):
+    """A server whose live migration host1 -> host2 Nova rolled back."""
     server_id = cloud.create_server('host1')
     cloud.set_driver(instance=server_id, live_fail='rollback')
+
     nova.servers.live_migrate(server_id, 'host2', 'auto')
+
+    # recover_method's default status, as with libvirt's failed job.
     _poll(lambda: _last_migration_status(cloud, server_id) == 'failed',
           'migration failed')
     cloud.wait_for_server(server_id, 'ACTIVE', host='host1')
+    return server_id
+
+
+def test_a_rolled_back_live_migration_records_no_landing(cloud, nova):
+    server_id = _rolled_back_live_migration(cloud, nova)
     assert not [e for e in cloud.events(server_id)
                 if e['event'] == 'live_migration_landed'
                 and e['dest'] == 'host2']
@@ -163,15 +172,7 @@ def test_force_complete_running_live_migration(cloud, nova):
 
 
 def test_live_migration_rollback_failure(cloud, nova):
-    server_id = cloud.create_server('host1')
-    cloud.set_driver(instance=server_id, live_fail='rollback')
-
-    nova.servers.live_migrate(server_id, 'host2', 'auto')
-
-    # recover_method's default status, as with libvirt's failed job.
-    _poll(lambda: _last_migration_status(cloud, server_id) == 'failed',
-          'migration failed')
-    cloud.wait_for_server(server_id, 'ACTIVE', host='host1')
+    _rolled_back_live_migration(cloud, nova)
 
 
 def test_live_migration_driver_exception_errors_server(cloud, nova):
