@@ -308,6 +308,25 @@ def _service_read(endpoint):
         return _SERVICE_READS.setdefault(endpoint, change_feed.SharedRead())
 
 
+class WaitWithinBudget(tenacity.wait.wait_base):
+    """Exponential backoff with jitter that never sleeps past the budget.
+
+    Without the cap, a sleep drawn just before the budget ends (up to 5 s)
+    would put the next try well past ``api_retry_timeout``: an action told
+    to give up after 2 s could try again, and move the server, after 6.
+    The last try is made when the budget ends.
+    """
+
+    def __init__(self, budget, multiplier=0.2, longest=5.0):
+        self.budget = budget
+        self._backoff = tenacity.wait_random_exponential(
+            multiplier=multiplier, max=longest)
+
+    def __call__(self, retry_state):
+        left = self.budget - (retry_state.seconds_since_start or 0.0)
+        return max(0.0, min(self._backoff(retry_state), left))
+
+
 class NovaGateway(object):
     """The Nova API as the action uses it.
 
@@ -379,7 +398,7 @@ class NovaGateway(object):
         return tenacity.Retrying(
             retry=retry,
             stop=tenacity.stop_after_delay(budget),
-            wait=tenacity.wait_random_exponential(multiplier=0.2, max=5.0),
+            wait=WaitWithinBudget(budget),
             before_sleep=self._log_retry,
             reraise=True)
 

@@ -13,7 +13,9 @@
 """The Nova gateway over HTTP (requests-mock): microversion negotiation,
 retries of reads, and the rules for writes whose outcome is unknown."""
 
+import random
 import threading
+import types
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
@@ -135,6 +137,27 @@ def test_reads_give_up_with_a_clear_error_after_the_retry_budget(nova):
     with pytest.raises(exceptions.NovaUnavailable) as error:
         gateway(retry_timeout=0).get_server(SERVER)
     assert 'kept failing' in str(error.value)
+
+
+def _tried(attempt_number, seconds_since_start):
+    return types.SimpleNamespace(attempt_number=attempt_number,
+                                 seconds_since_start=seconds_since_start)
+
+
+def test_no_retry_sleep_reaches_past_the_retry_budget(monkeypatch):
+    # The longest sleep the jitter can draw.
+    monkeypatch.setattr(random, 'uniform', lambda low, high: high)
+    wait = nova_gateway.WaitWithinBudget(2.0)
+    assert wait(_tried(6, 1.5)) == pytest.approx(0.5)
+    assert wait(_tried(9, 2.5)) == 0.0
+
+
+def test_retry_sleeps_back_off_exponentially_within_the_budget(
+        monkeypatch):
+    monkeypatch.setattr(random, 'uniform', lambda low, high: high)
+    wait = nova_gateway.WaitWithinBudget(60.0)
+    assert [wait(_tried(n, 0.0)) for n in (1, 2, 3, 6)] == \
+        pytest.approx([0.2, 0.4, 0.8, 5.0])
 
 
 def test_a_write_refused_by_a_closed_port_is_sent_again(nova):
