@@ -102,7 +102,8 @@ MIGRATION_OPTS = [
         'api_retry_timeout', default=60, min=0,
         help='Seconds during which transient Nova API errors (connection '
              'errors, HTTP 5xx, 409 while the server is busy) are retried '
-             'with exponential backoff before the action fails.'),
+             'with exponential backoff before the action fails; the last '
+             'try starts when this time is up, not later.'),
     cfg.FloatOpt(
         'progress_interval', default=10.0, min=0.5,
         help='Seconds between two INFO log lines about a migration in '
