@@ -430,6 +430,9 @@ class Migrate(action_base.BaseAction):
         request = tracker.request
         deadline = tracker.clock() + self.settings.settle_timeout
         sent_at = None
+        # Why the last abort request may not have reached Nova, if it may
+        # not have: the failure message must say so.
+        lost = None
         schedule = waiting.PollSchedule(self.settings.poll_interval_min,
                                         self.settings.poll_interval_max)
         while True:
@@ -444,14 +447,17 @@ class Migrate(action_base.BaseAction):
                     or tracker.clock() - sent_at >= ABORT_RESEND):
                 # Again while Nova still runs it: an abort whose request
                 # was lost changes nothing, a second one is harmless.
-                if self._send_abort(request, migration):
+                sent, lost = self._send_abort(request, migration)
+                if sent:
                     sent_at = tracker.clock()
             if tracker.clock() >= deadline:
                 raise exceptions.ActionFailed(
                     'Server %s: abort of the live migration requested but '
-                    'Nova did not settle within %d s: %s'
+                    'Nova did not settle within %d s: %s%s'
                     % (request.label, self.settings.settle_timeout,
-                       tracker.describe(look)))
+                       tracker.describe(look),
+                       '; the last abort request: %s' % lost if lost
+                       else ''))
             self._cancel_safe_sleep(schedule.next_delay(look.status))
         completed = (migration is not None
                      and migration.status == tracking.COMPLETED
@@ -467,6 +473,7 @@ class Migrate(action_base.BaseAction):
                     nova_gateway.ABORT_QUEUED_MICROVERSION))
 
     def _send_abort(self, request, migration):
+        """Ask Nova to abort; returns (sent, why it may not have arrived)."""
         LOG.warning('Server %s: aborting live migration %s (%s)',
                     request.label, migration.id, migration.status)
         try:
@@ -475,11 +482,12 @@ class Migrate(action_base.BaseAction):
             # The migration moved on (e.g. completed) in the meantime: the
             # next look tells where it ended.
             LOG.info('Server %s: %s', request.label, e)
-            return False
+            return False, None
         except (nova_gateway.WriteOutcomeUnknown,
                 exceptions.NovaUnavailable) as e:
             LOG.warning('Server %s: %s', request.label, e)
-        return True
+            return True, str(e)
+        return True, None
 
     @staticmethod
     def _cancel_safe_sleep(delay):

@@ -212,6 +212,21 @@ def test_a_live_migration_past_its_timeout_is_aborted_through(
     assert cloud.migrations(server.id)[0]['status'] == 'cancelled'
 
 
+def test_an_abort_lost_past_the_settle_timeout_is_named_then_stopped(
+        cloud, proxy, server):
+    cloud.set_driver(instance=server.id, live_duration=30)
+    # One abort answered 500 unforwarded: the next is due after 5 s,
+    # past settle_timeout, so it falls to post_condition.
+    rule = inject(proxy, harness.ABORT, '500-not-forwarded', server, LIVE)
+    run = migrate(cloud, proxy, server, LIVE, live_timeout=3,
+                  settle_timeout=3)
+    invariants.assert_invariants(
+        cloud, run, cause=r"did not settle within 3 s: migration \d+ is "
+                          r"'running'.*; the last abort request: .*500")
+    assert rule.hits == 1
+    assert cloud.migrations(server.id)[0]['status'] == 'cancelled'
+
+
 # -- authentication, and faults that outlast the retry budget ----------------
 
 def test_a_401_makes_keystoneauth_authenticate_again(cloud, proxy, server):

@@ -280,6 +280,27 @@ def test_an_abort_lost_on_its_way_is_sent_again(nova, monkeypatch):
     assert nova.server['host'] == 'compute-1'
 
 
+def test_an_abort_lost_until_the_settle_timeout_is_named_in_the_failure(
+        nova):
+    nova.live_end = 'stuck'
+    nova.lost_aborts = 1000
+    with pytest.raises(exceptions.ActionFailed) as error:
+        make(nova, {'live_timeout': 1, 'settle_timeout': 1}).execute()
+    message = str(error.value)
+    assert "did not settle within 1 s: migration 100 is 'running'" in message
+    assert 'the last abort request: abort: outcome unknown (reset)' in message
+
+
+def test_a_settle_failure_after_an_abort_nova_took_names_no_lost_request(
+        nova):
+    nova.live_end = 'stuck'
+    nova.abort_honoured = False
+    with pytest.raises(exceptions.ActionFailed) as error:
+        make(nova, {'live_timeout': 1, 'settle_timeout': 1}).execute()
+    assert 'did not settle' in str(error.value)
+    assert 'abort request' not in str(error.value)
+
+
 def test_a_busy_server_409_is_retried_until_nova_accepts(nova):
     nova.conflicts = 1
     assert make(nova).execute() is True
