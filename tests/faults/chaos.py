@@ -21,6 +21,7 @@ action and checks the invariants, ``Tally`` adds up what happened.
 
 import collections
 import dataclasses
+import re
 import threading
 
 from tests.faults import fault_proxy as fp
@@ -210,6 +211,8 @@ class Tally(object):
         self.migrations = collections.Counter()
         self.faults = collections.Counter()
         self.outcomes = collections.Counter()
+        # (what went wrong, the failure's message in general terms)
+        self.failures = collections.Counter()
         self.violations = []
 
     def add(self, plan, result, found):
@@ -220,6 +223,9 @@ class Tally(object):
             elif plan.rule is None:
                 self.faults['none'] += 1
             self.outcomes[result.outcome] += 1
+            if result.outcome == 'failed':
+                self.failures[(plan.label, message_shape(result.message))] \
+                    += 1
             self.violations += describe_violations(plan, result, found)
 
     def table(self, injected, seconds):
@@ -244,5 +250,20 @@ class Tally(object):
                  '%s  %s  %s' % ('-' * width, '-' * inner, '-' * 6)]
         lines += ['%-*s  %-*s  %6d' % (width, a, inner, b, c)
                   for a, b, c in rows]
+        lines += ['failed %3d x %s: %s' % (count, label, shape)
+                  for (label, shape), count in sorted(
+                      self.failures.items(), key=lambda i: (-i[1], i[0]))]
         lines += ['violation: %s' % v for v in self.violations]
         return lines
+
+
+def message_shape(message, longest=200):
+    """A failure message without its servers, hosts and numbers.
+
+    Failures of one kind then count as one line of the report.
+    """
+    shape = re.sub(r'[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}', 'UUID',
+                   message)
+    shape = re.sub(r'\bhost\d+\b', 'HOST', shape)
+    shape = re.sub(r'\d+(\.\d+)?', 'N', shape)
+    return shape if len(shape) <= longest else shape[:longest] + '...'
