@@ -308,13 +308,33 @@ def _service_read(endpoint):
         return _SERVICE_READS.setdefault(endpoint, change_feed.SharedRead())
 
 
+class StopAfterBudget(tenacity.stop.stop_base):
+    """Stop retrying once the budget is spent, but not after one try.
+
+    A single request can outlast the budget (a request timeout as long as
+    ``api_retry_timeout``, both 60 s by default): it gets one more try, or
+    one hung request would fail the action without any retry. A budget of
+    0 means no retry at all.
+    """
+
+    def __init__(self, budget):
+        self.budget = budget
+
+    def __call__(self, retry_state):
+        if self.budget <= 0:
+            return True
+        return (retry_state.attempt_number >= 2
+                and (retry_state.seconds_since_start or 0.0) >= self.budget)
+
+
 class WaitWithinBudget(tenacity.wait.wait_base):
     """Exponential backoff with jitter that never sleeps past the budget.
 
     Without the cap, a sleep drawn just before the budget ends (up to 5 s)
     would put the next try well past ``api_retry_timeout``: an action told
     to give up after 2 s could try again, and move the server, after 6.
-    The last try is made when the budget ends.
+    The last try is made when the budget ends (or at once after a first
+    try that outlasted it: see ``StopAfterBudget``).
     """
 
     def __init__(self, budget, multiplier=0.2, longest=5.0):
@@ -397,7 +417,7 @@ class NovaGateway(object):
         budget = self._settings.api_retry_timeout
         return tenacity.Retrying(
             retry=retry,
-            stop=tenacity.stop_after_delay(budget),
+            stop=StopAfterBudget(budget),
             wait=WaitWithinBudget(budget),
             before_sleep=self._log_retry,
             reraise=True)

@@ -103,7 +103,9 @@ MIGRATION_OPTS = [
         help='Seconds during which transient Nova API errors (connection '
              'errors, HTTP 5xx, 409 while the server is busy) are retried '
              'with exponential backoff before the action fails; the last '
-             'try starts when this time is up, not later.'),
+             'try starts when this time is up, not later, except that a '
+             'first try that outlasted it (a request timeout as long) is '
+             'tried once more. 0: no retry.'),
     cfg.FloatOpt(
         'progress_interval', default=10.0, min=0.5,
         help='Seconds between two INFO log lines about a migration in '

@@ -250,6 +250,17 @@ def test_an_api_unreachable_past_the_retry_budget_fails_before_moving(
     assert moves(cloud, run) == []
 
 
+def test_a_read_that_hung_past_the_retry_budget_is_read_once_more(
+        cloud, proxy, server):
+    # The client gives up after 2 s, the whole budget: one more try.
+    rule = inject(proxy, harness.BEFORE, 'timeout-after-forwarding', server,
+                  LIVE)
+    run = migrate(cloud, proxy, server, LIVE,
+                  **action_options('timeout-after-forwarding',
+                                   api_retry_timeout=CLIENT_TIMEOUT))
+    assert_moved_once(cloud, run, rule)
+
+
 def test_a_move_refused_with_409_past_the_retry_budget_fails_unmoved(
         cloud, proxy, server):
     rule = inject(proxy, harness.MOVE, '409-conflict', server, LIVE,

@@ -15,6 +15,7 @@ retries of reads, and the rules for writes whose outcome is unknown."""
 
 import random
 import threading
+import time
 import types
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -158,6 +159,31 @@ def test_retry_sleeps_back_off_exponentially_within_the_budget(
     wait = nova_gateway.WaitWithinBudget(60.0)
     assert [wait(_tried(n, 0.0)) for n in (1, 2, 3, 6)] == \
         pytest.approx([0.2, 0.4, 0.8, 5.0])
+
+
+def test_retries_stop_once_the_budget_is_spent():
+    stop = nova_gateway.StopAfterBudget(60)
+    assert not stop(_tried(3, 59.0))
+    assert stop(_tried(3, 60.5))
+
+
+def test_a_first_try_that_outlasted_the_budget_is_tried_once_more():
+    stop = nova_gateway.StopAfterBudget(60)
+    assert not stop(_tried(1, 61.0))
+    assert stop(_tried(2, 61.0))
+
+
+def test_a_budget_of_zero_means_no_retry():
+    assert nova_gateway.StopAfterBudget(0)(_tried(1, 0.0))
+
+
+def test_a_read_that_timed_out_past_the_budget_is_read_again(nova):
+    def hung(request, context):
+        time.sleep(1.1)
+        raise requests.exceptions.ReadTimeout('read timed out')
+
+    nova.get(SERVER_URL, [{'text': hung}, {'json': server_doc()}])
+    assert gateway(retry_timeout=1).get_server(SERVER).host == 'compute-1'
 
 
 def test_a_write_refused_by_a_closed_port_is_sent_again(nova):
