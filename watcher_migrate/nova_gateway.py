@@ -30,6 +30,7 @@ import time
 import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
+import novaclient
 from novaclient import api_versions
 from novaclient import client as nova_client
 from novaclient import exceptions as nova_exceptions
@@ -47,6 +48,8 @@ MIN_MICROVERSION = api_versions.APIVersion('2.56')
 CHANGED_MIGRATIONS_MICROVERSION = api_versions.APIVersion('2.59')
 # Abort of a live migration still queued or preparing.
 ABORT_QUEUED_MICROVERSION = api_versions.APIVersion('2.65')
+# Asked for on the first read of a process: the highest novaclient speaks.
+PREFERRED_MICROVERSION = novaclient.API_MAX_VERSION
 
 # novaclient's interface argument is still called endpoint_type.
 _SERVICE_TYPE = 'compute'
@@ -282,6 +285,19 @@ class _VersionCache(object):
 
 
 _VERSIONS = _VersionCache()
+_NOT_SETTLED = object()
+
+
+def _served_version(response):
+    """The microversion Nova says it served; null if it does not say."""
+    kind, _, version = response.headers.get(
+        'OpenStack-API-Version', '').partition(' ')
+    try:
+        if kind.lower() == _SERVICE_TYPE:
+            return api_versions.APIVersion(version.strip())
+    except nova_exceptions.UnsupportedVersion:
+        pass
+    return api_versions.APIVersion()
 
 
 def _next_page(links, resource):
@@ -386,12 +402,15 @@ class NovaGateway(object):
         _reject_unreadable_bodies(client.client)
         return client
 
-    def _negotiate(self):
-        endpoint = self._settings.endpoint_override or self._read(
+    def _find_endpoint(self):
+        self.endpoint = self._settings.endpoint_override or self._read(
             'find the compute endpoint', self._session.get_endpoint,
             service_type=_SERVICE_TYPE, interface=self._settings.interface,
             region_name=self._settings.region_name)
-        self.endpoint = endpoint
+        return self.endpoint
+
+    def _negotiate(self):
+        endpoint = self._find_endpoint()
         with _VERSIONS.discovery_lock(endpoint):
             version = _VERSIONS.get(endpoint)
             if version is None:
@@ -407,6 +426,46 @@ class NovaGateway(object):
                 % (version.get_string(), MIN_MICROVERSION.get_string()))
         LOG.debug('Using compute API microversion %s', version.get_string())
         return self._new_client(version)
+
+    def _read_server_negotiating(self, what, server_id):
+        """The process's first read, at novaclient's highest microversion.
+
+        Negotiation picks the highest microversion both sides support.
+        When Nova serves novaclient's highest, that is the one, and this
+        read has settled it without the version request: a process (an
+        applier start, one migration) saves a request. A Nova older than
+        novaclient refuses it (406); an answer that does not say it was
+        served at that version is not trusted. Either way the version is
+        then discovered as usual and the server read again.
+
+        :returns: the server, None if Nova does not know it, or
+            ``_NOT_SETTLED``
+        """
+        preferred = PREFERRED_MICROVERSION
+        if preferred < MIN_MICROVERSION:
+            return _NOT_SETTLED
+        endpoint = self._find_endpoint()
+        with _VERSIONS.discovery_lock(endpoint):
+            if _VERSIONS.get(endpoint) is not None:
+                return _NOT_SETTLED
+            client = self._new_client(preferred)
+            try:
+                response, body = self._read(
+                    what, client.client.get, '/servers/%s' % server_id)
+            except nova_exceptions.NotAcceptable:
+                LOG.debug('Nova refused microversion %s: discovering',
+                          preferred.get_string())
+                return _NOT_SETTLED
+            except nova_exceptions.NotFound:
+                # Gone: nothing more to read, the version can wait.
+                return None
+            if _served_version(response) != preferred:
+                return _NOT_SETTLED
+            _VERSIONS.put(endpoint, preferred)
+            LOG.debug('Using compute API microversion %s',
+                      preferred.get_string())
+            self._client = client
+            return ServerView.from_dict(body['server'])
 
     def supports(self, version):
         return self.api_version >= version
@@ -476,10 +535,15 @@ class NovaGateway(object):
 
     def get_server(self, server_id):
         """The server, or None if Nova does not know it (any more)."""
+        what = 'read server %s' % server_id
+        with self._lock:
+            if self._client is None:
+                server = self._read_server_negotiating(what, server_id)
+                if server is not _NOT_SETTLED:
+                    return server
         try:
             return ServerView.from_nova(self._read(
-                'read server %s' % server_id,
-                self.client.servers.get, server_id))
+                what, self.client.servers.get, server_id))
         except nova_exceptions.NotFound:
             return None
 

@@ -21,6 +21,7 @@ import types
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+from novaclient import api_versions
 import pytest
 import requests
 import requests_mock
@@ -52,7 +53,10 @@ def server_doc(host='compute-1', status='ACTIVE', task_state=None):
 
 
 @pytest.fixture
-def nova():
+def nova(monkeypatch):
+    # As with python-novaclient 18.x, whatever release is installed.
+    monkeypatch.setattr(nova_gateway, 'PREFERRED_MICROVERSION',
+                        api_versions.APIVersion('2.96'))
     nova_gateway._VERSIONS.clear()
     with requests_mock.Mocker() as mocker:
         mocker.get(ENDPOINT, json=version_doc('2.96'))
@@ -77,25 +81,96 @@ def refused():
             None, 'Connection refused'))
 
 
-def test_negotiates_the_highest_microversion_both_sides_support(nova):
-    nova.get(SERVER_URL, json=server_doc())
+def served_at(version):
+    """The header with which Nova says which microversion it served."""
+    return {'OpenStack-API-Version': 'compute ' + version}
+
+
+def asked_version(request):
+    return request.headers.get('OpenStack-API-Version')
+
+
+def version_documents(mocker):
+    return [r for r in mocker.request_history
+            if r.url.rstrip('/') == ENDPOINT]
+
+
+def test_the_first_read_settles_the_microversion_nova_serves(nova):
+    nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
+    gw = gateway()
+    assert gw.get_server(SERVER).host == 'compute-1'
+    assert gw.api_version.get_string() == '2.96'
+    assert [(r.method, r.url, asked_version(r))
+            for r in nova.request_history] == [
+        ('GET', SERVER_URL, 'compute 2.96')]
+
+
+def test_later_reads_use_the_settled_microversion(nova):
+    nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
     gw = gateway()
     gw.get_server(SERVER)
+    gw.get_server(SERVER)
+    assert nova.call_count == 2
+    assert asked_version(nova.last_request) == 'compute 2.96'
+
+
+def test_a_nova_older_than_novaclient_is_negotiated_after_its_406(nova):
+    nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.90'))
+    nova.get(SERVER_URL, status_code=406,
+             additional_matcher=lambda r: asked_version(r) == 'compute 2.96',
+             json={'computeFault': {
+                 'code': 406, 'message': 'Version 2.96 is not supported by '
+                 'the API. Minimum is 2.1 and maximum is 2.90.'}})
+    nova.get(ENDPOINT, json=version_doc('2.90'))
+    gw = gateway()
+    assert gw.get_server(SERVER).host == 'compute-1'
+    assert gw.api_version.get_string() == '2.90'
+    assert [(r.url, asked_version(r)) for r in nova.request_history] == [
+        (SERVER_URL, 'compute 2.96'), (ENDPOINT, None),
+        (SERVER_URL, 'compute 2.90')]
+
+
+def test_an_answer_that_does_not_name_its_version_is_read_again(nova):
+    # A proxy that drops the header, or an endpoint that ignores
+    # microversions: the body's version is unknown, so it is not used.
+    nova.get(SERVER_URL, [{'json': server_doc(host='unsure')},
+                          {'json': server_doc(host='compute-1')}])
+    gw = gateway()
+    assert gw.get_server(SERVER).host == 'compute-1'
+    assert len(version_documents(nova)) == 1
     assert gw.api_version.get_string() == '2.96'
-    assert nova.last_request.headers['X-OpenStack-Nova-API-Version'] == \
-        '2.96'
+
+
+def test_a_missing_server_on_the_first_read_leaves_the_version_open(nova):
+    nova.get(SERVER_URL, [
+        {'status_code': 404, 'headers': served_at('2.96'),
+         'json': {'itemNotFound': {'code': 404, 'message': 'gone'}}},
+        {'json': server_doc(), 'headers': served_at('2.96')}])
+    assert gateway().get_server(SERVER) is None
+    assert gateway().get_server(SERVER).host == 'compute-1'
+    assert version_documents(nova) == []
 
 
 def test_the_version_is_negotiated_once_per_endpoint(nova):
     nova.get(SERVER_URL, json=server_doc())
     gateway().get_server(SERVER)
     gateway().get_server(SERVER)
-    version_requests = [r for r in nova.request_history
-                        if r.url.rstrip('/') == ENDPOINT]
-    assert len(version_requests) == 1
+    assert len(version_documents(nova)) == 1
+
+
+def test_the_version_settled_by_a_read_serves_the_next_actions(nova):
+    nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
+    gateway().get_server(SERVER)
+    second = gateway()
+    second.get_server(SERVER)
+    assert second.api_version.get_string() == '2.96'
+    assert version_documents(nova) == []
+    assert nova.call_count == 2
 
 
 def test_refuses_a_nova_older_than_2_56(nova):
+    nova.get(SERVER_URL, status_code=406,
+             json={'computeFault': {'code': 406, 'message': 'too new'}})
     nova.get(ENDPOINT, json=version_doc('2.53'))
     with pytest.raises(exceptions.NovaTooOld) as error:
         gateway().get_server(SERVER)
@@ -121,10 +196,10 @@ def test_reads_are_retried_after_transient_errors(nova):
         {'status_code': 503, 'json': fault(503)},
         {'exc': refused()},
         {'status_code': 500, 'json': fault(500)},
-        {'json': server_doc()},
+        {'json': server_doc(), 'headers': served_at('2.96')},
     ])
     assert gateway().get_server(SERVER).host == 'compute-1'
-    assert nova.call_count == 5  # version document + 4 tries
+    assert nova.call_count == 4
 
 
 def test_a_non_json_body_is_retried_like_a_transient_error(nova):
