@@ -87,6 +87,36 @@ def table(rows):
     return '\n'.join(lines)
 
 
+# Live detection latency from each moment the embedded Nova records, in
+# the order Nova reaches them: the server landing (the table's lat), the
+# fake driver's finish event, the migration record turning completed.
+LIVE_ANCHORS = (
+    ('landed', 'latency'),
+    ('driver finish', 'latency_driver_event'),
+    ('record completed', 'latency_record'),
+)
+
+
+def anchor_table(rows):
+    """Median and p95 live latency of every run from each Nova anchor."""
+    header = '%-13s %-10s' % ('workload', 'variant') + ''.join(
+        ' %17s' % name for name, _ in LIVE_ANCHORS)
+    lines = [header, '%-24s' % '' + ' %17s' % 'med    p95'
+             * len(LIVE_ANCHORS), '-' * len(header)]
+    for row in rows:
+        if row.get('kind') != 'live':
+            continue
+        cells = []
+        for _, key in LIVE_ANCHORS:
+            figures = row.get(key) or {}
+            cells.append(' %s %s' % (
+                _number(figures.get('median'), 8, '%.2f'),
+                _number(figures.get('p95'), 8, '%.2f')))
+        lines.append('%-13s %-10s' % (row['workload'], row['variant'])
+                     + ''.join(cells))
+    return '\n'.join(lines)
+
+
 def problems(rows):
     """Lines naming every failed action, unmatched one and run error."""
     lines = []
@@ -176,6 +206,12 @@ def text(results):
     lines.append(table(results['rows']))
     lines.append('')
     lines += LEGEND
+    lines.append('')
+    lines.append('Live detection latency (s) from each moment Nova records, '
+                 'in the order Nova')
+    lines.append('reaches them (median, p95; < 0: the action returned '
+                 'before that moment):')
+    lines.append(anchor_table(results['rows']))
     where = request_lines(results['rows'])
     if where:
         lines.append('')

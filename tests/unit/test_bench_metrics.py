@@ -374,3 +374,21 @@ def test_the_report_says_where_the_concurrent_runs_requests_went():
         'concurrent-10/plugin:',
         '      14  GET /servers/detail?changes-since',
         '      10  GET /servers/{id}']
+
+
+def test_the_report_gives_live_latency_from_each_nova_anchor():
+    def figures(median, p95):
+        return {'median': median, 'p95': p95, 'count': 2}
+
+    rows = [{'workload': 'live-20s', 'variant': 'plugin', 'kind': 'live',
+             'latency': figures(0.4, 0.45),
+             'latency_driver_event': figures(0.05, 0.1),
+             'latency_record': figures(-0.02, None)},
+            {'workload': 'cold-3s', 'variant': 'plugin', 'kind': 'cold',
+             'latency': figures(2.4, 2.5)}]
+    lines = report.anchor_table(rows).splitlines()
+    assert lines[0].split() == ['workload', 'variant', 'landed', 'driver',
+                                'finish', 'record', 'completed']
+    assert len(lines) == 4
+    assert lines[3].split() == ['live-20s', 'plugin', '0.40', '0.45',
+                                '0.05', '0.10', '-0.02', '-']
