@@ -487,18 +487,26 @@ class NovaGateway(object):
                     state.fn.__name__ if state.fn else '?',
                     state.outcome.exception(), state.next_action.sleep)
 
+    @staticmethod
+    def _tries(retrying, started):
+        # A hung try can outlast the budget: say what was really spent.
+        tries = retrying.statistics.get('attempt_number', 1)
+        return '%d %s in %.0f s' % (tries, 'try' if tries == 1 else 'tries',
+                                    time.monotonic() - started)
+
     def _read(self, what, fn, *args, **kwargs):
+        retrying = self._retrying(tenacity.retry_if_exception(is_transient))
+        started = time.monotonic()
         try:
-            return self._retrying(
-                tenacity.retry_if_exception(is_transient))(
-                    fn, *args, **kwargs)
+            return retrying(fn, *args, **kwargs)
         except exceptions.MigrateError:
             raise
         except Exception as e:
             if is_transient(e):
                 raise exceptions.NovaUnavailable(
-                    'Could not %s: the compute API kept failing for %s s: %s'
-                    % (what, self._settings.api_retry_timeout, e))
+                    'Could not %s: the compute API kept failing for %s s '
+                    '(%s): %s' % (what, self._settings.api_retry_timeout,
+                                  self._tries(retrying, started), e))
             if _access_problem(e):
                 raise exceptions.NovaUnavailable(
                     'Could not %s: %s: %s' % (what, type(e).__name__, e))
@@ -511,10 +519,11 @@ class NovaGateway(object):
         :raises NovaRefused: any other 4xx answer
         :raises WriteOutcomeUnknown: the request may have reached Nova
         """
+        retrying = self._retrying(
+            tenacity.retry_if_exception(_certainly_not_sent))
+        started = time.monotonic()
         try:
-            return self._retrying(
-                tenacity.retry_if_exception(_certainly_not_sent))(
-                    fn, *args, **kwargs)
+            return retrying(fn, *args, **kwargs)
         except nova_exceptions.ClientException as e:
             code = _http_code(e)
             if code == 409:
@@ -525,8 +534,9 @@ class NovaGateway(object):
         except Exception as e:
             if _certainly_not_sent(e):
                 raise exceptions.NovaUnavailable(
-                    'Could not %s: the compute API was unreachable for %s s:'
-                    ' %s' % (what, self._settings.api_retry_timeout, e))
+                    'Could not %s: the compute API was unreachable for %s s '
+                    '(%s): %s' % (what, self._settings.api_retry_timeout,
+                                  self._tries(retrying, started), e))
             if is_transient(e):
                 raise WriteOutcomeUnknown(what, e)
             raise

@@ -212,7 +212,7 @@ def test_reads_give_up_with_a_clear_error_after_the_retry_budget(nova):
     nova.get(SERVER_URL, status_code=503, json=fault(503))
     with pytest.raises(exceptions.NovaUnavailable) as error:
         gateway(retry_timeout=0).get_server(SERVER)
-    assert 'kept failing' in str(error.value)
+    assert 'kept failing for 0 s (1 try in 0 s)' in str(error.value)
 
 
 def _tried(attempt_number, seconds_since_start):
@@ -261,11 +261,29 @@ def test_a_read_that_timed_out_past_the_budget_is_read_again(nova):
     assert gateway(retry_timeout=1).get_server(SERVER).host == 'compute-1'
 
 
+def test_a_read_given_up_says_how_long_its_tries_really_took(nova):
+    def hung(request, context):
+        time.sleep(1.1)
+        raise requests.exceptions.ReadTimeout('read timed out')
+
+    nova.get(SERVER_URL, text=hung)
+    with pytest.raises(exceptions.NovaUnavailable,
+                       match=r'kept failing for 1 s \(2 tries in 2 s\)'):
+        gateway(retry_timeout=1).get_server(SERVER)
+
+
 def test_a_write_refused_by_a_closed_port_is_sent_again(nova):
     nova.post(ACTION_URL, [{'exc': refused()}, {'status_code': 202}])
     gateway().live_migrate(SERVER, 'compute-2')
     posts = [r for r in nova.request_history if r.method == 'POST']
     assert len(posts) == 2
+
+
+def test_a_write_never_sent_within_the_budget_says_how_often_it_tried(nova):
+    nova.post(ACTION_URL, exc=refused())
+    with pytest.raises(exceptions.NovaUnavailable,
+                       match=r'unreachable for 0 s \(1 try in 0 s\)'):
+        gateway(retry_timeout=0).live_migrate(SERVER, 'compute-2')
 
 
 def test_a_write_answered_500_is_not_sent_again(nova):
