@@ -462,11 +462,11 @@ class MigrationTracker(object):
         if schedule.wants_figures() and not check_due and not news:
             if self._record_sub is not None and \
                     self._last_status not in ('running', 'post-migrating') \
-                    and (self._figure_reads or
-                         self._feed.subscribers > 1):
+                    and self._feed.subscribers > 1:
                 # Until the copy has begun, the shared listing says when:
                 # one request for every action. Alone, the action reads
-                # its figures first: the copy may be running already.
+                # its figures: the read that finds the copy begun is the
+                # first figure, where the listing would need one more.
                 look = self._record_look()
                 if look is not None:
                     return look

@@ -406,3 +406,23 @@ def test_queued_live_migrations_are_followed_by_one_shared_listing(cloud):
                         r['path'].endswith('/servers/%s/migrations' % server)]
         # Two readings give the copy's rate, a third if Nova lags its end.
         assert len(figure_reads) <= 3, figure_reads
+
+
+def test_a_lone_live_migration_waiting_to_copy_is_followed_by_its_figures(
+        cloud):
+    # Looks from 0.25 s on: Nova takes about a second to begin the copy.
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=3)
+    migrate = migrate_action(cloud, server, 'host1', 'host2',
+                             poll_interval_min=0.05)
+    cloud.reset_requests()
+    assert run(migrate) is True
+    requests = cloud.requests()
+    figure_reads = [r for r in requests if r['method'] == 'GET' and
+                    r['path'].endswith('/servers/%s/migrations' % server)]
+    listings = [r for r in requests if r['method'] == 'GET'
+                and r['path'].endswith('/os-migrations')]
+    # The read that finds the copy begun gives its first figure; the
+    # shared listing would serve this action alone, one read more.
+    assert listings == []
+    assert len(figure_reads) >= 3
