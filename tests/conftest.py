@@ -15,6 +15,7 @@
 import pytest
 
 from tests import embedded_cloud
+from watcher_migrate import end_prediction
 
 _FAILED = []
 
@@ -30,3 +31,10 @@ def pytest_terminal_summary(terminalreporter):
     if _FAILED:
         for line in embedded_cloud.FAILURE_HINTS:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_start_lag(monkeypatch):
+    """Each test starts as a fresh process would: no start lag learned."""
+    monkeypatch.setattr(end_prediction, 'START_LAG',
+                        end_prediction.StartLag())

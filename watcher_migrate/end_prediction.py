@@ -27,6 +27,9 @@ import threading
 # Nova's conductor, scheduler and the destination's preparation take
 # about this long before a copy can have begun: the first look waits.
 FIRST_LOOK = 1.0
+# The longest the learned start lag grows (see StartLag): a Nova slower
+# to begin the copy is met by the looks' backoff.
+START_LAG_MAX = 5.0
 # Between the two figures that give the rate: at least this much of
 # Nova's time, so that timing noise is small against it.
 MIN_SPAN = 1.0
@@ -94,6 +97,34 @@ class FinishLag(object):
 
 
 FINISH_LAG = FinishLag()
+
+
+class StartLag(object):
+    """Seconds from a live move request until Nova runs its copy.
+
+    Learned per process, so that the first look at a live migration comes
+    when its copy has usually begun: a look before finds it accepted or
+    preparing, which decides nothing and costs a request. A first look
+    that found the copy not begun after t seconds moves the lag past t;
+    one that found it begun lets it shrink slowly, to follow a Nova that
+    got faster. Unknown (0) at first: the first look comes at FIRST_LOOK.
+    """
+
+    def __init__(self, high=START_LAG_MAX):
+        self._lock = threading.Lock()
+        self.seconds = 0.0
+        self.high = high
+
+    def not_begun(self, after):
+        with self._lock:
+            self.seconds = min(self.high, max(self.seconds, after * 1.25))
+
+    def begun(self):
+        with self._lock:
+            self.seconds *= 0.95
+
+
+START_LAG = StartLag()
 
 
 class EndPredictor(object):

@@ -76,9 +76,13 @@ RECORDS_AGREE_GRACE = 10.0
 # many poll_interval_max (10 s by default), to notice it deleted or ERROR.
 SERVER_CHECK_POLLS = 2
 # The first look at a live migration comes this many poll_interval_min
-# after the request (at most end_prediction.FIRST_LOOK): before, Nova is
-# still scheduling and preparing it.
+# after the request (at most end_prediction.FIRST_LOOK), or later when
+# the process learned that its Nova takes longer to begin the copy
+# (end_prediction.StartLag): before, Nova is still preparing it.
 FIRST_LOOK_FLOORS = 5
+# What a live migration's record says while its copy has not begun.
+NOT_BEGUN = ('accepted', 'preparing')
+BEGUN = ('running', 'post-migrating', 'completed')
 # A routine look (nothing predicted is due) is content with a shared
 # request of another action's begun this fraction of poll_interval_max
 # ago: many actions then cost one request per this interval, not each one.
@@ -162,7 +166,7 @@ class MigrationTracker(object):
     """
 
     def __init__(self, gateway, request, settings, cancel=None,
-                 clock=time.monotonic, wall=time.time):
+                 clock=time.monotonic, wall=time.time, start_lag=None):
         self.gateway = gateway
         self.request = request
         self.settings = settings
@@ -177,6 +181,9 @@ class MigrationTracker(object):
         self._record_feed = None
         self._record_sub = None
         self._figure_reads = 0
+        self._start_lag = start_lag or end_prediction.START_LAG
+        self._start_judged = False
+        self._move_sent_at = None
         self._routine_age = ROUTINE_AGE_FRACTION * settings.poll_interval_max
         self._started_wall = wall()
         self._server_updated = None
@@ -304,7 +311,10 @@ class MigrationTracker(object):
         lost = 0
         while True:
             try:
+                sent_at = self.clock()
                 send()
+                # Only a move answered at once times Nova's start lag.
+                self._move_sent_at = sent_at
                 return
             except nova_gateway.WriteOutcomeUnknown as e:
                 LOG.warning('%s; reading Nova to find out whether it acted',
@@ -474,6 +484,7 @@ class MigrationTracker(object):
             records = self.gateway.list_live_migrations_in_progress(
                 self.request.server_id)
             ours = self._ours_in_progress(records)
+            self._judge_start(ours)
             if ours is not None:
                 self._remember_record(ours)
                 if ours.status == 'running':
@@ -505,12 +516,41 @@ class MigrationTracker(object):
         ours = self._ours(records)
         if ours is None:
             return Look(at=self.clock())
+        # A shared listing may be older than the request of the action:
+        # only the action's own read teaches the start lag.
+        self._start_judged = True
         self._remember_record(ours)
         if ours.status == 'running':
             return None
         if ours.status in LIVE_IN_PROGRESS and ours.status != 'post-migrating':
             return Look(migration=ours, at=self.clock())
         return self.server_look()
+
+    def _judge_start(self, record):
+        """Teach the process's start lag by our reads until the copy runs.
+
+        Each read that finds the copy not begun moves the lag past its
+        time; a first read that finds it begun lets the lag shrink.
+        ``record`` None: the server's migrations in progress do not list
+        ours yet, so Nova has only accepted it. Queued is left out: it is
+        a wait for a free slot on the host, not the time Nova takes to
+        begin.
+        """
+        if self._start_judged or self._move_sent_at is None:
+            return
+        after = self.clock() - self._move_sent_at
+        if record is None:
+            if self.migration_id is None:
+                self._start_lag.not_begun(after)
+            return
+        if record.status == 'queued':
+            return
+        if record.status in NOT_BEGUN:
+            self._start_lag.not_begun(after)
+            return
+        self._start_judged = True
+        if record.status in BEGUN and self._figure_reads == 1:
+            self._start_lag.begun()
 
     def _remember_record(self, record):
         self._last_record = record
@@ -560,8 +600,9 @@ class MigrationTracker(object):
     def wait_live(self, evaluate, timeout, what, source):
         """Follow a live migration until ``evaluate`` answers."""
         self._source = source
-        first = min(end_prediction.FIRST_LOOK,
-                    FIRST_LOOK_FLOORS * self.settings.poll_interval_min)
+        first = max(min(end_prediction.FIRST_LOOK,
+                        FIRST_LOOK_FLOORS * self.settings.poll_interval_min),
+                    self._start_lag.seconds)
         if self.schedule is None:
             self.schedule = end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,

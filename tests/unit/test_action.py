@@ -22,8 +22,10 @@ import pytest
 from tests.unit import fake_nova
 from watcher_migrate import action
 from watcher_migrate import change_feed
+from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import tracking
+from watcher_migrate import waiting
 
 UUID = '0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'
 FAST = {'poll_interval_min': 0.001, 'poll_interval_max': 0.005,
@@ -336,6 +338,34 @@ def test_alone_a_live_migration_waiting_to_copy_is_followed_by_its_figures(
     # Among other actions the listing serves all: see below.
     assert nova.record_listings == 0
     assert nova.figure_reads >= 2
+
+
+def test_a_copy_found_preparing_makes_the_process_look_later_next_time(
+        nova):
+    nova.live_steps = ['preparing', 'preparing', 'running', 'running']
+    assert make(nova).execute() is True
+    assert end_prediction.START_LAG.seconds > 0
+
+
+def test_a_copy_found_running_at_the_first_look_lets_the_lag_shrink(nova):
+    end_prediction.START_LAG.seconds = 0.01
+    nova.live_steps = ['running'] * 4
+    assert make(nova).execute() is True
+    assert end_prediction.START_LAG.seconds < 0.01
+
+
+def test_the_first_look_waits_for_the_learned_start_lag(nova, monkeypatch):
+    end_prediction.START_LAG.seconds = 0.3
+    first_delays = []
+    real_wait_for = waiting.wait_for
+
+    def spy(*args, **kwargs):
+        first_delays.append(kwargs.get('first_delay'))
+        return real_wait_for(*args, **kwargs)
+
+    monkeypatch.setattr(waiting, 'wait_for', spy)
+    assert make(nova).execute() is True
+    assert first_delays[0] == 0.3
 
 
 def test_once_the_copy_runs_the_action_leaves_the_shared_listing(nova):

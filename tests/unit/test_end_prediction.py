@@ -191,3 +191,25 @@ def test_coarse_timestamps_are_approached_not_trusted():
     assert not schedule.predictor.precise
     # 18 s left: look 10 % of it early, then refine.
     assert abs(schedule.next_delay(None) - 18 * 0.9) < 0.01
+
+
+def test_a_copy_not_begun_moves_the_start_lag_past_that_time():
+    lag = end_prediction.StartLag()
+    lag.not_begun(1.2)
+    assert lag.seconds > 1.2
+    lag.not_begun(0.4)
+    assert lag.seconds > 1.2
+
+
+def test_a_copy_found_begun_lets_the_start_lag_shrink():
+    lag = end_prediction.StartLag()
+    lag.not_begun(1.2)
+    learned = lag.seconds
+    lag.begun()
+    assert 0 < lag.seconds < learned
+
+
+def test_the_start_lag_grows_no_further_than_its_bound():
+    lag = end_prediction.StartLag(high=3.0)
+    lag.not_begun(60.0)
+    assert lag.seconds == 3.0
