@@ -488,15 +488,16 @@ class NovaGateway(object):
                     state.outcome.exception(), state.next_action.sleep)
 
     @staticmethod
-    def _tries(retrying, started):
+    def _tries(retrying):
         # A hung try can outlast the budget: say what was really spent.
-        tries = retrying.statistics.get('attempt_number', 1)
-        return '%d %s in %.0f s' % (tries, 'try' if tries == 1 else 'tries',
-                                    time.monotonic() - started)
+        stats = retrying.statistics
+        tries = stats.get('attempt_number', 1)
+        return '%d %s in %.0f s' % (
+            tries, 'try' if tries == 1 else 'tries',
+            time.monotonic() - stats.get('start_time', time.monotonic()))
 
     def _read(self, what, fn, *args, **kwargs):
         retrying = self._retrying(tenacity.retry_if_exception(is_transient))
-        started = time.monotonic()
         try:
             return retrying(fn, *args, **kwargs)
         except exceptions.MigrateError:
@@ -506,7 +507,7 @@ class NovaGateway(object):
                 raise exceptions.NovaUnavailable(
                     'Could not %s: the compute API kept failing for %s s '
                     '(%s): %s' % (what, self._settings.api_retry_timeout,
-                                  self._tries(retrying, started), e))
+                                  self._tries(retrying), e))
             if _access_problem(e):
                 raise exceptions.NovaUnavailable(
                     'Could not %s: %s: %s' % (what, type(e).__name__, e))
@@ -521,7 +522,6 @@ class NovaGateway(object):
         """
         retrying = self._retrying(
             tenacity.retry_if_exception(_certainly_not_sent))
-        started = time.monotonic()
         try:
             return retrying(fn, *args, **kwargs)
         except nova_exceptions.ClientException as e:
@@ -536,7 +536,7 @@ class NovaGateway(object):
                 raise exceptions.NovaUnavailable(
                     'Could not %s: the compute API was unreachable for %s s '
                     '(%s): %s' % (what, self._settings.api_retry_timeout,
-                                  self._tries(retrying, started), e))
+                                  self._tries(retrying), e))
             if is_transient(e):
                 raise WriteOutcomeUnknown(what, e)
             raise
