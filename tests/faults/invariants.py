@@ -68,9 +68,10 @@ def server_or_none(cloud, server):
 def describe(server):
     if server is None:
         return 'the server is gone'
-    return 'server is %s on %s (task %s)' % (
+    return 'server is %s on %s (task %s, vm_state %s)' % (
         server['status'], server.get('OS-EXT-SRV-ATTR:host'),
-        server.get('OS-EXT-STS:task_state'))
+        server.get('OS-EXT-STS:task_state'),
+        server.get('OS-EXT-STS:vm_state'))
 
 
 def violations(cloud, run, cause=None, allow_skip=False):
@@ -127,10 +128,12 @@ def violations(cloud, run, cause=None, allow_skip=False):
     if server is not None:
         if server['status'] in LEFT_BEHIND_STATUSES and \
                 not (unconfirmed and run.succeeded):
-            found.append('server left in %s' % server['status'])
+            found.append('server left in %s: %s'
+                         % (server['status'], describe(server)))
         elif server.get('OS-EXT-STS:task_state') is not None:
-            found.append('server left with task %s'
-                         % server['OS-EXT-STS:task_state'])
+            found.append('server left with task %s: %s'
+                         % (server['OS-EXT-STS:task_state'],
+                            describe(server)))
 
     if not run.succeeded and not run.skipped:
         if not run.message.strip():
