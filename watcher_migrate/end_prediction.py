@@ -45,10 +45,19 @@ COARSE_MARGIN = 0.1
 MAX_CAPS = 6
 # Once the predicted end is due, looks come at most this far apart and
 # are urgent (each sees Nova as it is then: shared requests make them
-# cheap) for this long; a landing later than that is Nova slow to finish,
-# followed by routine looks that back off.
+# cheap) for this long; a landing later than that is Nova slow to finish.
 ENDING_INTERVAL = 0.5
 ENDING_URGENT = 5.0
+# A landing late past ENDING_URGENT is still looked for at least every
+# ENDING_LATE_CAP, each look accepting a shared listing at most
+# ENDING_LATE_AGE old: it is still seen within about a second, and many
+# late actions share about two requests a second. A busy Nova lands
+# servers tens of seconds late (the benchmark's 50 at once); later than
+# ENDING_LATE_WATCH is Nova in trouble, followed by routine looks that
+# back off.
+ENDING_LATE_CAP = 1.0
+ENDING_LATE_AGE = 0.5
+ENDING_LATE_WATCH = 60.0
 # Once the end is due, the server's looks decide: Nova lands the server
 # within about a second of the copy's end. Only a landing later than
 # this suggests the copy is slower than predicted, and the figures are
@@ -197,6 +206,9 @@ class LiveSchedule(object):
         # The next look is meant for the predicted end (or just after it):
         # it must see Nova as it is then, not share an older request.
         self.urgent = False
+        # The next look is for a landing late past the urgent looks: a
+        # shared request at most ENDING_LATE_AGE old will do.
+        self.late = False
 
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
@@ -216,7 +228,7 @@ class LiveSchedule(object):
         return self._interval
 
     def next_delay(self, look):
-        self.urgent = False
+        self.urgent = self.late = False
         now = self.wall()
         if self._target is not None and now >= self._target - self.floor:
             # The look meant for the end (a feed's news may wake it a
@@ -239,11 +251,16 @@ class LiveSchedule(object):
             # Due now: look soon and, if still copying, refine the figures.
             if self._ending_since is None:
                 self._ending_since = now
-            if now - self._ending_since < ENDING_URGENT:
+            late_for = now - self._ending_since
+            if late_for < ENDING_URGENT:
                 self.urgent = True
                 return min(self._backoff('ending', self.floor),
                            max(self.floor, ENDING_INTERVAL))
-            return self._backoff('ending late', ENDING_INTERVAL)
+            if late_for < ENDING_LATE_WATCH:
+                self.late = True
+                return min(self._backoff('ending late', ENDING_INTERVAL),
+                           max(self.floor, ENDING_LATE_CAP))
+            return self._backoff('ending very late', ENDING_LATE_CAP)
         self._ending_since = None
         self._overdue = False
         self._phase = None

@@ -463,7 +463,8 @@ class MigrationTracker(object):
         schedule = self.schedule
         # When the periodic check of the server (deleted, ERROR) is due,
         # the server is looked at; routinely, unless this is the look at
-        # the predicted end, which must see Nova as it is now.
+        # the predicted end, which must see Nova as it is now, or one for
+        # a landing overdue, which must see it as it was a moment ago.
         check_due = self.clock() - self._server_read_at \
             >= self._server_check_interval
         # Woken by the shared feed with news of the server: the news
@@ -495,8 +496,12 @@ class MigrationTracker(object):
                     schedule.predictor.add(ours)
                     return Look(migration=ours, at=self.clock())
             return self.server_look()
-        return self.server_look(
-            0.0 if schedule.urgent else self._routine_age)
+        if schedule.urgent:
+            return self.server_look(0.0)
+        if schedule.late:
+            return self.server_look(min(end_prediction.ENDING_LATE_AGE,
+                                        self._routine_age))
+        return self.server_look(self._routine_age)
 
     def _record_look(self):
         """Our record through the shared feed, while the copy has not begun.

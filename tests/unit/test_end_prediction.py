@@ -115,16 +115,44 @@ def test_once_all_memory_is_copied_the_figures_are_not_read_again():
     assert not schedule.wants_figures()
 
 
-def test_looks_long_after_the_predicted_end_are_routine():
+def looks_past_the_end(seconds):
+    """(seconds past due, delay, urgent, late) of each look until then."""
     schedule, clock = schedule_at(T0 + 5)
     schedule.predictor.add(record(T0, GIB))
-    schedule.predictor.add(record(T0 + 2, GIB // 2))
-    urgency = []
-    for _ in range(30):
-        clock[0] += schedule.next_delay(None)
-        urgency.append(schedule.urgent)
-    assert urgency[0] and not urgency[-1]
-    assert urgency == sorted(urgency, reverse=True)
+    schedule.predictor.add(record(T0 + 2, 0))     # the end was at T0 + 2
+    looks = []
+    while clock[0] < T0 + 5 + seconds:
+        delay = schedule.next_delay(None)
+        looks.append((clock[0] - (T0 + 5), delay, schedule.urgent,
+                      schedule.late))
+        clock[0] += delay
+    return looks
+
+
+def test_looks_for_a_landing_just_due_are_urgent():
+    looks = looks_past_the_end(end_prediction.ENDING_URGENT)
+    assert all(urgent and not late for _, _, urgent, late in looks)
+    assert max(delay for _, delay, _, _ in looks) <= \
+        end_prediction.ENDING_INTERVAL
+
+
+def test_a_landing_late_past_the_urgent_looks_is_looked_for_every_second():
+    looks = [look for look in looks_past_the_end(
+        end_prediction.ENDING_LATE_WATCH)
+        if look[0] >= end_prediction.ENDING_URGENT]
+    assert len(looks) >= 50
+    assert all(late and not urgent for _, _, urgent, late in looks)
+    assert max(delay for _, delay, _, _ in looks) == \
+        end_prediction.ENDING_LATE_CAP
+
+
+def test_looks_for_a_landing_very_late_are_routine_and_back_off():
+    looks = [look for look in looks_past_the_end(
+        end_prediction.ENDING_LATE_WATCH + 60)
+        if look[0] >= end_prediction.ENDING_LATE_WATCH]
+    assert not any(urgent or late for _, _, urgent, late in looks)
+    delays = [delay for _, delay, _, _ in looks]
+    assert delays == sorted(delays) and delays[-1] == 5.0
 
 
 def test_a_far_end_is_not_waited_for_without_a_look_in_between():

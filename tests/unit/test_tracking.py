@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 
+from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
@@ -46,8 +47,9 @@ def check_due(tracker):
     tracker.clock_now[0] += 3600
 
 
-def schedule(urgent):
-    return types.SimpleNamespace(urgent=urgent, wants_figures=lambda: True)
+def schedule(urgent, late=False):
+    return types.SimpleNamespace(urgent=urgent, late=late,
+                                 wants_figures=lambda: True)
 
 
 def test_the_look_at_the_predicted_end_sees_nova_as_it_is_now(tracker):
@@ -62,6 +64,14 @@ def test_a_periodic_server_check_accepts_a_recent_shared_listing(tracker):
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
     assert tracker.asked_ages == [tracking.ROUTINE_AGE_FRACTION * 4.0]
+
+
+def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
+        tracker):
+    check_due(tracker)
+    tracker.schedule = schedule(urgent=False, late=True)
+    tracker.live_look()
+    assert tracker.asked_ages == [end_prediction.ENDING_LATE_AGE]
 
 
 def test_news_of_the_server_from_the_shared_feed_is_looked_at_first(tracker):
