@@ -74,14 +74,37 @@ def describe(server):
         server.get('OS-EXT-STS:vm_state'))
 
 
-def violations(cloud, run, cause=None, allow_skip=False):
+def _once_deleted(cloud, run, found):
+    """The server once Nova has finished deleting it: None, in time.
+
+    Nova shows a server DELETED before it has finished deleting it, and a
+    move still in flight on the compute host may write the server in the
+    meantime (the failed resize sets it ERROR, task resize_migrating);
+    only Nova's own end of the deletion tells whether anything is left.
+    """
+    deadline = time.monotonic() + FINISHING
+    server = server_or_none(cloud, run.server)
+    while server is not None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        server = server_or_none(cloud, run.server)
+    if server is not None:
+        found.append('server deleted by the test still there %.0f s later: '
+                     '%s' % (FINISHING, describe(server)))
+    return server
+
+
+def violations(cloud, run, cause=None, allow_skip=False, deleted=False):
     """Every way ``run`` broke the promise; an empty list if none.
 
     :param cause: a regular expression a failure message must match
     :param allow_skip: a skipped action is acceptable (else a violation)
+    :param deleted: the test deleted the server while the action ran
     """
     found = []
-    server = server_or_none(cloud, run.server)
+    if deleted:
+        server = _once_deleted(cloud, run, found)
+    else:
+        server = server_or_none(cloud, run.server)
     unconfirmed = (run.migration_type == harness.COLD
                    and not run.auto_confirm)
     expected = 'VERIFY_RESIZE' if unconfirmed else run.status_before
@@ -155,9 +178,11 @@ def violations(cloud, run, cause=None, allow_skip=False):
     return found
 
 
-def assert_invariants(cloud, run, cause=None, allow_skip=False):
+def assert_invariants(cloud, run, cause=None, allow_skip=False,
+                      deleted=False):
     """Fail, listing every violation, unless ``run`` kept the promise."""
-    found = violations(cloud, run, cause=cause, allow_skip=allow_skip)
+    found = violations(cloud, run, cause=cause, allow_skip=allow_skip,
+                       deleted=deleted)
     if found:
         raise AssertionError(explain(cloud, run, found))
     return run

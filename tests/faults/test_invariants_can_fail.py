@@ -48,6 +48,16 @@ def test_a_failure_without_the_cause_in_its_message_is_a_violation(
         'failure without a message']
 
 
+def test_a_server_the_test_deleted_still_there_is_a_violation(
+        cloud, server, monkeypatch):
+    monkeypatch.setattr(invariants, 'FINISHING', 1.0)
+    run = a_run(server, message='the server was deleted during its live '
+                'migration')
+    found = invariants.violations(cloud, run, deleted=True)
+    assert any(v.startswith('server deleted by the test still there')
+               for v in found), found
+
+
 def test_a_foreign_exception_is_a_violation(cloud, server):
     run = a_run(server, message='execute: boom',
                 foreign_errors=['execute raised KeyError: boom'])

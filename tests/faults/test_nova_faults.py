@@ -147,7 +147,7 @@ def test_a_server_deleted_mid_live_migration_fails_saying_so(cloud, server):
     cloud.set_driver(instance=server.id, live_duration=4)
     run = _delete_midway(cloud, server, LIVE, ('running',))
     invariants.assert_invariants(
-        cloud, run, cause=r'deleted during its live migration')
+        cloud, run, cause=r'deleted during its live migration', deleted=True)
 
 
 def test_a_server_deleted_mid_cold_migration_fails_saying_so(cloud, server):
@@ -155,7 +155,7 @@ def test_a_server_deleted_mid_cold_migration_fails_saying_so(cloud, server):
     run = _delete_midway(cloud, server, COLD,
                          ('migrating', 'pre-migrating'))
     invariants.assert_invariants(
-        cloud, run, cause=r'deleted during its cold migration')
+        cloud, run, cause=r'deleted during its cold migration', deleted=True)
 
 
 def test_a_live_migration_queued_past_its_timeout_is_aborted_unstarted(
