@@ -148,6 +148,10 @@ class EndPredictor(object):
 
     def add(self, migration):
         """Take a reading of the migration record; True if it was new."""
+        if migration.status == 'post-migrating':
+            # The copy is over; Nova's figures say nothing more.
+            self.copied = True
+            return False
         if migration.status != 'running':
             return False
         if not migration.memory_total_bytes or \
@@ -260,7 +264,8 @@ class LiveSchedule(object):
                 self.late = True
                 return min(self._backoff('ending late', ENDING_INTERVAL),
                            max(self.floor, ENDING_LATE_CAP))
-            return self._backoff('ending very late', ENDING_LATE_CAP)
+            return self._backoff('ending very late',
+                                 min(self.cap, ENDING_LATE_CAP))
         self._ending_since = None
         self._overdue = False
         self._phase = None

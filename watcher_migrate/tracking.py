@@ -492,8 +492,8 @@ class MigrationTracker(object):
                     # The listing is no use once the copy runs, and each
                     # new figure in it would wake this action for nothing.
                     self._unwatch_records()
+                schedule.predictor.add(ours)
                 if ours.status != 'post-migrating':
-                    schedule.predictor.add(ours)
                     return Look(migration=ours, at=self.clock())
             return self.server_look()
         if schedule.urgent:

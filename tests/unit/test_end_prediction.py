@@ -66,6 +66,13 @@ def test_a_copy_that_makes_no_progress_predicts_nothing():
     assert predictor.end() is None
 
 
+def test_a_record_past_the_copy_ends_the_reading_of_figures():
+    schedule, _ = schedule_at(T0 + 3)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, GIB // 2, status='post-migrating'))
+    assert not schedule.wants_figures()
+
+
 def test_a_record_without_figures_means_no_prediction_at_all():
     predictor = end_prediction.EndPredictor()
     predictor.add(record(T0, None, total=0))
@@ -153,6 +160,18 @@ def test_looks_for_a_landing_very_late_are_routine_and_back_off():
     assert not any(urgent or late for _, _, urgent, late in looks)
     delays = [delay for _, delay, _, _ in looks]
     assert delays == sorted(delays) and delays[-1] == 5.0
+
+
+def test_no_look_past_the_end_waits_longer_than_poll_interval_max():
+    clock = [T0 + 5]
+    schedule = end_prediction.LiveSchedule(0.2, 0.5, wall=lambda: clock[0])
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 2, 0))
+    delays = []
+    while clock[0] < T0 + 5 + end_prediction.ENDING_LATE_WATCH + 30:
+        delays.append(schedule.next_delay(None))
+        clock[0] += delays[-1]
+    assert max(delays) == 0.5
 
 
 def test_a_far_end_is_not_waited_for_without_a_look_in_between():
