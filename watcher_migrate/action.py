@@ -824,6 +824,14 @@ class Migrate(action_base.BaseAction):
         in_progress = migration is not None and (
             migration.status in tracking.LIVE_IN_PROGRESS if request.live
             else migration.status in tracking.COLD_IN_PROGRESS)
+        if look.server_gone and not self._succeeded:
+            # Nothing of a deleted server can be stopped: Nova ends its
+            # migration with it, and execute has said why the move failed.
+            if in_progress:
+                LOG.warning('Server %s: deleted; Nova ends its migration %s '
+                            '(%s) with it', request.label, migration.id,
+                            migration.status)
+            return
         if in_progress or (not request.live and self.settings.auto_confirm
                            and migration is not None
                            and migration.status == tracking.FINISHED):

@@ -273,8 +273,7 @@ class MigrationTracker(object):
         server = None
         gone = False
         if with_server:
-            server = self.gateway.get_server(self.request.server_id)
-            gone = server is None
+            server, gone = self._read_server()
             self._server_read_at = now
         return Look(migration=migration, server=server, server_gone=gone,
                     at=now)
@@ -428,11 +427,21 @@ class MigrationTracker(object):
             sub.news = False
             server, gone = sub.view, sub.gone
         else:
-            server = self.gateway.get_server(self.request.server_id)
-            gone = server is None
+            server, gone = self._read_server()
         self._server_read_at = now
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
+
+    def _read_server(self):
+        """The server read alone, as (server, gone).
+
+        A server Nova shows DELETED is gone, as in the shared feed, though
+        Nova may still be finishing the deletion.
+        """
+        server = self.gateway.get_server(self.request.server_id)
+        if server is None or server.deleted:
+            return None, True
+        return server, False
 
     def _ask_feed(self, feed, sub, read, max_age, what):
         """Update ``sub`` through the shared ``feed``; False if refused."""

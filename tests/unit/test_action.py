@@ -448,6 +448,23 @@ def test_a_deleted_server_fails_the_migration(nova):
         migrate.execute()
 
 
+def test_post_condition_after_the_server_was_deleted_stops_nothing(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova)
+    original = nova.live_migrate
+
+    def migrate_then_delete(server_id, host):
+        original(server_id, host)
+        nova.server_exists = False
+
+    nova.live_migrate = migrate_then_delete
+    with pytest.raises(exceptions.ActionFailed, match='deleted'):
+        migrate.execute()
+    writes = list(nova.writes)
+    migrate.post_condition()
+    assert nova.writes == writes
+
+
 # -- execute: cold -----------------------------------------------------------
 
 def test_cold_migration_is_confirmed_and_keeps_the_server_status(nova):

@@ -100,3 +100,14 @@ def test_news_a_look_brings_itself_does_not_cut_the_next_sleep(tracker):
         tracker.unwatch()
     assert look.server == moved
     assert not tracker.wake.is_set()
+
+
+def test_a_server_nova_shows_deleted_is_gone(tracker):
+    deleting = nova_gateway.ServerView(
+        id=tracker.request.server_id, name='vm', status='DELETED',
+        task_state=None, host='compute-1')
+    tracker.gateway = types.SimpleNamespace(
+        get_server=lambda server_id: deleting)
+    del tracker.server_look     # the real one, without the shared feed
+    look = tracker.server_look()
+    assert look.server_gone and look.server is None
