@@ -434,9 +434,9 @@ def test_an_api_outage_during_the_wait_does_not_lose_the_migration(nova):
     assert nova.server['host'] == 'compute-2'
 
 
-def test_a_deleted_server_fails_the_migration(nova):
+def deleted_once_moving(nova):
+    """An action whose server is deleted once its migration started."""
     nova.live_end = 'stuck'
-    migrate = make(nova)
     original = nova.live_migrate
 
     def migrate_then_delete(server_id, host):
@@ -444,20 +444,16 @@ def test_a_deleted_server_fails_the_migration(nova):
         nova.server_exists = False
 
     nova.live_migrate = migrate_then_delete
+    return make(nova)
+
+
+def test_a_deleted_server_fails_the_migration(nova):
     with pytest.raises(exceptions.ActionFailed, match='deleted'):
-        migrate.execute()
+        deleted_once_moving(nova).execute()
 
 
 def test_post_condition_after_the_server_was_deleted_stops_nothing(nova):
-    nova.live_end = 'stuck'
-    migrate = make(nova)
-    original = nova.live_migrate
-
-    def migrate_then_delete(server_id, host):
-        original(server_id, host)
-        nova.server_exists = False
-
-    nova.live_migrate = migrate_then_delete
+    migrate = deleted_once_moving(nova)
     with pytest.raises(exceptions.ActionFailed, match='deleted'):
         migrate.execute()
     writes = list(nova.writes)
