@@ -22,6 +22,7 @@ nova applies (or forbids) eventlet monkey patching.
 import contextlib
 import logging
 import sys
+import threading
 import types
 
 import fixtures
@@ -31,6 +32,7 @@ from nova.objects import instance as instance_obj
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
+from placement import deploy as placement_deploy
 
 from watcher_migrate.embedded_nova import fake_driver
 
@@ -93,6 +95,8 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
         super().__init__('keep_running')
         self._api_paste_config = api_paste_config
         self._live_migration_slots = live_migration_slots
+        self._placement_app = None
+        self._placement_app_lock = threading.Lock()
 
     def keep_running(self):
         """Placeholder test method; testtools needs one to instantiate."""
@@ -129,6 +133,19 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
     def wsgi_app(self):
         """The osapi_compute paste app (keystone stubbed by the fixture)."""
         return self.api_fixture.app()
+
+    def placement_app(self):
+        """The Placement WSGI app of this Nova, for serving over HTTP.
+
+        Nova's fixture reaches Placement only through an in-process
+        intercept; this is the same app (same configuration, database and
+        policy) built once more, for clients in other processes.
+        """
+        with self._placement_app_lock:
+            if self._placement_app is None:
+                conf = self.placement.fixture.conf_fixture.conf
+                self._placement_app = placement_deploy.deploy(conf)
+            return self._placement_app
 
     def reset_notifications(self):
         # The notification fixture keeps every notification in memory.

@@ -17,6 +17,8 @@ Routes on one HTTP port:
 ``/compute/``   the real compute API (version documents unauthenticated,
                 everything else needs a token issued by ``/identity``);
 ``/identity/``  a minimal Keystone v3 (password and token methods);
+``/placement/`` the real Placement API of the same Nova (token needed,
+                except for its version document);
 ``/_control/``  test control: driver behaviour, request log, events,
                 token revocation, thread stacks, shutdown. Not counted
                 as API requests.
@@ -122,6 +124,7 @@ class Gateway(object):
         self.cloud = cloud
         self.stop_event = stop_event
         self.compute_url = base_url + '/compute/v2.1'
+        self.placement_url = base_url + '/placement'
         self.auth_url = base_url + '/identity/v3'
         self.control_url = base_url + '/_control'
         self._lock = threading.Lock()
@@ -135,6 +138,8 @@ class Gateway(object):
         try:
             if path == '/compute' or path.startswith('/compute/'):
                 return self._compute(environ, start_response)
+            if path == '/placement' or path.startswith('/placement/'):
+                return self._placement(environ, start_response)
             if path == '/identity' or path.startswith('/identity/'):
                 return self._identity(environ, start_response,
                                       path[len('/identity'):])
@@ -167,6 +172,7 @@ class Gateway(object):
                  'microversion': (
                      environ.get('HTTP_OPENSTACK_API_VERSION') or
                      environ.get('HTTP_X_OPENSTACK_NOVA_API_VERSION')),
+                 'user_agent': environ.get('HTTP_USER_AGENT'),
                  'action': None,
                  'status': None,
                  'start': time.time(),
@@ -226,6 +232,57 @@ class Gateway(object):
             entry['end'] = time.time()
         return [body]
 
+    # -- placement ---------------------------------------------------------
+
+    def _placement(self, environ, start_response):
+        """Serve Nova's own Placement, as a cloud's catalog would.
+
+        Watcher's decision engine reads resource provider inventories over
+        HTTP (found through the catalog's ``placement`` entry). Requests
+        are recorded in the request log with their /placement path.
+        """
+        rest = environ['PATH_INFO'][len('/placement'):]
+        entry = {'method': environ.get('REQUEST_METHOD', 'GET'),
+                 'path': environ['PATH_INFO'],
+                 'query': environ.get('QUERY_STRING', ''),
+                 'microversion': environ.get('HTTP_OPENSTACK_API_VERSION'),
+                 'user_agent': environ.get('HTTP_USER_AGENT'),
+                 'action': None, 'status': None,
+                 'start': time.time(), 'end': None}
+        with self._lock:
+            entry['index'] = len(self._requests)
+            self._requests.append(entry)
+        for key in _AUTH_ENVIRON_KEYS:
+            environ.pop(key, None)
+        token = environ.pop('HTTP_X_AUTH_TOKEN', None)
+        if rest not in ('', '/'):
+            if not self._token_valid(token):
+                entry['status'] = 401
+                entry['end'] = time.time()
+                raise _HTTPError(401, 'The request you have made requires '
+                                      'authentication.')
+            # Placement's test pipeline (noauth2) makes the token 'admin'
+            # the admin user of project 'admin'.
+            environ['HTTP_X_AUTH_TOKEN'] = 'admin'
+        environ['SCRIPT_NAME'] = environ.get('SCRIPT_NAME', '') + '/placement'
+        environ['PATH_INFO'] = rest or '/'
+
+        def recording_start_response(status, headers, exc_info=None):
+            entry['status'] = int(status.split(' ', 1)[0])
+            return start_response(status, headers, exc_info)
+
+        try:
+            app_iter = self.cloud.placement_app()(environ,
+                                                  recording_start_response)
+            try:
+                body = b''.join(app_iter)
+            finally:
+                if hasattr(app_iter, 'close'):
+                    app_iter.close()
+        finally:
+            entry['end'] = time.time()
+        return [body]
+
     # -- identity ----------------------------------------------------------
 
     def _version_v3(self):
@@ -246,6 +303,8 @@ class Gateway(object):
              'endpoints': endpoints(self.compute_url)},
             {'id': 'identity', 'type': 'identity', 'name': 'keystone',
              'endpoints': endpoints(self.base_url + '/identity')},
+            {'id': 'placement', 'type': 'placement', 'name': 'placement',
+             'endpoints': endpoints(self.placement_url)},
         ]
 
     def _token_body(self, methods, issued, expires):
@@ -333,6 +392,7 @@ class Gateway(object):
         return {
             'endpoint': self.compute_url,
             'compute_url': self.compute_url,
+            'placement_url': self.placement_url,
             'auth_url': self.auth_url,
             'control_url': self.control_url,
             'hosts': list(self.hosts),
