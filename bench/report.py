@@ -197,8 +197,11 @@ def text(results):
                      config['live_migration_slots'],
                      results['duration_seconds'] / 60.0))
     for variant in config['variants']:
-        lines.append('  %-10s = %s, %s' % (
+        engine = variant.get('workflow_engine', 'taskflow')
+        lines.append('  %-10s = %s%s, %s' % (
             variant['name'], variant['action_type'],
+            '' if engine == 'taskflow'
+            else ' through workflow_engine = %s' % engine,
             ' '.join('[nova] %s = %s' % item for item in
                      sorted(variant['nova_options'].items())) or
             'its default options'))

@@ -54,6 +54,7 @@ class Runner(object):
         self.mode = mode
         self.hosts = list(cloud.hosts)
         self.servers = []
+        self.names = {}
         self.log = log or (lambda message: None)
 
     def boot(self, count):
@@ -62,8 +63,10 @@ class Runner(object):
         new = []
         for index in range(len(self.servers), count):
             host = self.hosts[index % len(self.hosts)]
-            new.append((self.cloud.create_server(
-                host, name='bench-%02d' % index, wait=False), host))
+            name = 'bench-%02d' % index
+            server = self.cloud.create_server(host, name=name, wait=False)
+            self.names[server] = name
+            new.append((server, host))
         for server, host in new:
             self.cloud.wait_for_server(server, 'ACTIVE', host=host,
                                        timeout=600, interval=1)
@@ -89,19 +92,35 @@ class Runner(object):
                 step = deployment.Step(
                     server, workload.kind, source, destination,
                     after=[previous] if previous else (),
-                    action_type=variant.action_type)
+                    action_type=variant.action_type,
+                    parameters=self.stock_parameters(workload, server,
+                                                     source))
                 steps.append(step)
                 previous = step
         return steps
 
-    def action_rows(self, plan, steps):
-        """The actions as the applier left them, for bench.metrics."""
+    def stock_parameters(self, workload, server, source):
+        """host_maintenance's parameters, if the workload is so shaped."""
+        if not workload.stock:
+            return None
+        return {'resource_id': server, 'migration_type': workload.kind,
+                'source_node': source,
+                'resource_name': self.names[server]}
+
+    def action_rows(self, plan, steps, landed):
+        """The actions as the applier left them, for bench.metrics.
+
+        :param landed: server -> its host after the run, the destination
+            of a move the scheduler chose
+        """
         rows = []
         for uuid, step in zip(plan.action_uuids, steps):
             action = objects.Action.get_by_uuid(self.site.context, uuid)
             rows.append({'uuid': uuid, 'server': step.server,
                          'source': step.source,
-                         'destination': step.destination,
+                         'destination': (step.destination
+                                         if not step.parameters
+                                         else landed[step.server]),
                          'state': action.state,
                          'status_message': action.status_message,
                          'returned': metrics.epoch_seconds(
@@ -128,7 +147,8 @@ class Runner(object):
                 plugin_defaults=deployment.REAL_DEFAULTS,
                 nova_defaults={}, nova_options=variant.nova_options,
                 max_workers=max(deployment.MAX_WORKERS, workload.width),
-                applier_timeout=workload.applier_timeout())
+                applier_timeout=workload.applier_timeout(),
+                workflow_engine=variant.workflow_engine)
         except deployment.ApplierError as exc:
             # The first line says how it ended; the rest is the logs' tail.
             error = str(exc).splitlines()[0]
@@ -143,8 +163,11 @@ class Runner(object):
                       for m in self.cloud.migrations(server)
                       if metrics.epoch_seconds(m['created_at']) >=
                       report['launched_at'] - 1]
+        landed = ({server: self.cloud.server(server)
+                   ['OS-EXT-SRV-ATTR:host'] for server in servers}
+                  if workload.stock else {})
         nova_cpu_after = nova_cpu_seconds(self.cloud.pid)
-        actions = self.action_rows(plan, steps)
+        actions = self.action_rows(plan, steps, landed)
         row = metrics.summarize(
             actions, events, requests, workload.kind,
             (report['launched_at'], report['finished_at']),
@@ -154,6 +177,7 @@ class Runner(object):
             'workload': workload.name, 'kind': workload.kind,
             'variant': variant.name,
             'action_type': variant.action_type,
+            'workflow_engine': variant.workflow_engine,
             'plan_state': self.site.outcome(plan).state,
             'applier_total_cpu_seconds': report.get('cpu_seconds'),
             'nova_cpu_seconds': (

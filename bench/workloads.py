@@ -28,18 +28,28 @@ GIB = 1 << 30
 # memory progress every second, as libvirt would.
 MEMORY_BYTES = 2 * GIB
 PROGRESS_INTERVAL = 1.0
+# Servers moved at once by the stock-shaped workload.
+STOCK_WIDTH = 6
 
 
 class Variant(object):
-    """An action type and the [nova] options of its applier runs."""
+    """An action type, the applier's workflow engine and [nova] options.
 
-    def __init__(self, name, action_type, nova_options):
+    :param stock_only: run only on workloads shaped as a stock strategy
+        emits them (the alias engine exists for those)
+    """
+
+    def __init__(self, name, action_type, nova_options,
+                 workflow_engine='taskflow', stock_only=False):
         self.name = name
         self.action_type = action_type
         self.nova_options = dict(nova_options)
+        self.workflow_engine = workflow_engine
+        self.stock_only = stock_only
 
     def as_dict(self):
         return {'name': self.name, 'action_type': self.action_type,
+                'workflow_engine': self.workflow_engine,
                 'nova_options': self.nova_options}
 
 
@@ -48,21 +58,39 @@ class Variant(object):
 VARIANTS = (
     Variant('builtin-5s', 'migrate', {'migration_interval': 5}),
     Variant('plugin', 'nova_migrate', {}),
+    # The stock strategies' "migrate" actions, built as nova_migrate by
+    # the plugin's workflow engine ([watcher_applier] workflow_engine).
+    Variant('alias', 'migrate', {}, workflow_engine='nova_migrate',
+            stock_only=True),
     Variant('builtin-1s', 'migrate', {'migration_interval': 1}),
 )
 
 
 class Workload(object):
-    """``width`` servers moved ``chain`` times each, in one plan."""
+    """``width`` servers moved ``chain`` times each, in one plan.
 
-    def __init__(self, name, kind, duration, width=1, chain=1):
+    :param stock: shape the actions as Watcher's host_maintenance
+        strategy emits them (a source host and the server's name, no
+        destination: the scheduler chooses), one move per server
+    """
+
+    def __init__(self, name, kind, duration, width=1, chain=1,
+                 stock=False):
         if kind not in ('live', 'cold'):
             raise ValueError('kind must be live or cold')
+        if stock and chain != 1:
+            raise ValueError('a stock-shaped move has no known destination '
+                             'to chain from')
         self.name = name
         self.kind = kind
         self.duration = float(duration)
         self.width = int(width)
         self.chain = int(chain)
+        self.stock = stock
+
+    def runs(self, variant):
+        """Whether ``variant`` runs on this workload."""
+        return self.stock or not variant.stock_only
 
     @property
     def migrations(self):
@@ -84,7 +112,7 @@ class Workload(object):
     def as_dict(self):
         return {'name': self.name, 'kind': self.kind,
                 'duration': self.duration, 'width': self.width,
-                'chain': self.chain}
+                'chain': self.chain, 'stock': self.stock}
 
 
 def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
@@ -96,7 +124,8 @@ def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
                 Workload('live-20s', 'live', 20, chain=1),
                 Workload('cold-3s', 'cold', 3, chain=2),
                 Workload('concurrent-1', 'live', 10, width=1),
-                Workload('concurrent-10', 'live', 10, width=10)]
+                Workload('concurrent-10', 'live', 10, width=10),
+                Workload('stock-maint', 'live', 10, width=4, stock=True)]
     result = [Workload('live-3s', 'live', 3, chain=repeat_short),
               Workload('live-20s', 'live', 20, chain=repeat_medium),
               Workload('live-60s', 'live', 60, chain=repeat_long),
@@ -104,6 +133,9 @@ def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
     for width in concurrency:
         result.append(Workload('concurrent-%d' % width, 'live',
                                concurrent_duration, width=width))
+    # host_maintenance empties hosts: parallel moves, scheduler's choice.
+    result.append(Workload('stock-maint', 'live', concurrent_duration,
+                           width=STOCK_WIDTH, stock=True))
     return [w for w in result if w.chain > 0 and w.width > 0]
 
 

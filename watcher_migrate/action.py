@@ -34,6 +34,7 @@ import time
 from oslo_log import log
 
 from watcher_migrate import action_base
+from watcher_migrate import compute_nodes
 from watcher_migrate import exceptions
 from watcher_migrate import keystone_session
 from watcher_migrate import nova_gateway
@@ -67,6 +68,8 @@ class Migrate(action_base.BaseAction):
     - ``source_node``: the host the server is expected on (required)
     - ``destination_node``: the target host; absent or null lets the Nova
       scheduler choose
+    - either node may be given by its compute node (hypervisor) UUID, as
+      some stock strategies do; it is resolved to its host
     - ``resource_name``: the server name, for messages (optional)
     """
 
@@ -92,6 +95,7 @@ class Migrate(action_base.BaseAction):
         self._succeeded = False
         self._abort_result = None
         self._checked = None
+        self._resolved = None
         #: What a successful execute did, in words (for reports).
         self.result_message = None
 
@@ -120,8 +124,20 @@ class Migrate(action_base.BaseAction):
 
     @property
     def request(self):
-        """The validated parameters (``parameters.MigrationRequest``)."""
+        """The validated parameters (``parameters.MigrationRequest``).
+
+        With hosts for compute node UUIDs once a hook has resolved them.
+        """
+        if self._resolved is not None:
+            return self._resolved
         return parameters.parse(self.input_parameters)
+
+    def _resolve(self):
+        """Validate, then read the hosts of nodes given by UUID (I/O)."""
+        if self._resolved is None:
+            self._resolved = compute_nodes.resolve(
+                self.gateway, parameters.parse(self.input_parameters))
+        return self._resolved
 
     @property
     def instance_uuid(self):
@@ -167,7 +183,7 @@ class Migrate(action_base.BaseAction):
 
     def pre_condition(self):
         """Skip what needs no move; fail early on what cannot move."""
-        request = self.request
+        request = self._resolve()
         server = self.gateway.get_server(request.server_id)
         self.check_movable(request, server)
         self._checked = (time.monotonic(), server)
@@ -182,12 +198,12 @@ class Migrate(action_base.BaseAction):
                 server.host == request.destination_node:
             raise exceptions.ActionSkipped(
                 'Server %s is already on destination %s'
-                % (label, request.destination_node))
+                % (label, request.destination_label))
         if server.host != request.source_node:
             raise exceptions.ActionSkipped(
                 'Server %s is on %s, neither on source %s nor on destination '
                 '%s: the plan is stale' % (label, server.host,
-                                           request.source_node,
+                                           request.source_label,
                                            request.destination_label))
         if request.destination_node:
             self._check_destination(request)
@@ -224,7 +240,8 @@ class Migrate(action_base.BaseAction):
         if why:
             raise exceptions.ActionFailed(
                 'Cannot migrate server %s from %s to %s: %s'
-                % (request.label, request.source_node, host, why))
+                % (request.label, request.source_label,
+                   request.destination_label, why))
 
     # -- execute ----------------------------------------------------------
 
@@ -244,7 +261,7 @@ class Migrate(action_base.BaseAction):
             self._executing = True
             self._execute_done.clear()
         try:
-            return self._execute(self.request)
+            return self._execute(self._resolve())
         finally:
             with self._lock:
                 self._executing = False
@@ -734,7 +751,7 @@ class Migrate(action_base.BaseAction):
 
     def _stop_leftovers(self):
         """After execute (or without it): stop ours, report the placement."""
-        request = self.request
+        request = self._resolve()
         tracker = self._tracker
         if tracker is not None:
             tracker.cancel = None
@@ -760,7 +777,7 @@ class Migrate(action_base.BaseAction):
 
         Only if it is on the destination; otherwise do nothing.
         """
-        request = self.request
+        request = self._resolve()
         server = self.gateway.get_server(request.server_id)
         if server is None:
             LOG.info('Revert: server %s not found, nothing to revert',

@@ -576,6 +576,23 @@ class NovaGateway(object):
                     disabled_reason=getattr(service, 'disabled_reason', None))
         return None
 
+    def get_hypervisor_host(self, hypervisor_id):
+        """The service host of a compute node (hypervisor), by its UUID.
+
+        Some of Watcher's stock strategies name nodes by the hypervisor
+        UUID (microversion 2.53+ ids), where a move needs the host.
+
+        :returns: the host name, or None if Nova knows no such node
+        """
+        try:
+            hypervisor = self._read(
+                'read compute node %s' % hypervisor_id,
+                self.client.hypervisors.get, hypervisor_id)
+        except nova_exceptions.NotFound:
+            return None
+        service = getattr(hypervisor, 'service', None) or {}
+        return service.get('host')
+
     def list_migrations(self, server_id):
         """Migration records of the server, newest first."""
         records = self._read(

@@ -56,6 +56,11 @@ def _string(value):
     return value
 
 
+def is_uuid(value):
+    """Whether ``value`` is a UUID in its 8-4-4-4-12 hexadecimal form."""
+    return isinstance(value, str) and bool(_UUID_RE.match(value))
+
+
 def server_uuid(value):
     """A server UUID in its canonical 8-4-4-4-12 hexadecimal form."""
     _string(value)
@@ -65,7 +70,11 @@ def server_uuid(value):
 
 
 def host_name(value):
-    """A nova-compute host name: ASCII letters, digits, '.', '-', '_'."""
+    """A nova-compute host name: ASCII letters, digits, '.', '-', '_'.
+
+    A compute node (hypervisor) UUID, as some stock strategies give, has
+    that shape too; the action resolves it to its host before using it.
+    """
     _string(value)
     if len(value) > MAX_HOST_LENGTH:
         raise vol.Invalid('must be at most %d characters long, got %d'
@@ -123,6 +132,9 @@ class MigrationRequest:
     source_node: str
     destination_node: str = None
     server_name: str = None
+    #: The compute node UUIDs the plan named the hosts by, if it did.
+    source_node_id: str = None
+    destination_node_id: str = None
 
     @property
     def live(self):
@@ -136,8 +148,29 @@ class MigrationRequest:
         return self.server_id
 
     @property
+    def source_label(self):
+        """How messages name the source: the host, and the node if given."""
+        return _node_label(self.source_node, self.source_node_id)
+
+    @property
     def destination_label(self):
-        return self.destination_node or 'a host chosen by the scheduler'
+        if not self.destination_node:
+            return 'a host chosen by the scheduler'
+        return _node_label(self.destination_node, self.destination_node_id)
+
+    @property
+    def names_nodes_by_uuid(self):
+        """Whether a node is still given by its compute node UUID.
+
+        Resolved nodes are host names, which are never UUID-shaped.
+        """
+        return is_uuid(self.source_node) or is_uuid(self.destination_node)
+
+
+def _node_label(host, node_id):
+    if node_id and node_id != host:
+        return '%s (compute node %s)' % (host, node_id)
+    return host
 
 
 def _describe(error):

@@ -455,3 +455,45 @@ def test_a_process_that_saw_a_copy_begin_late_looks_later_next_time(cloud):
                      for server in servers)
     assert learned[0] == 0 and first < learned[1]
     assert second >= learned[1]
+
+
+# -- nodes named by compute node UUID, as stock strategies name them --------
+
+def test_nodes_named_by_compute_node_uuid_migrate_between_their_hosts(cloud):
+    server = cloud.create_server('host1')
+    migrate = migrate_action(cloud, server, cloud.hypervisor_uuid('host1'),
+                             cloud.hypervisor_uuid('host2'))
+
+    assert run(migrate) is True
+
+    assert placement(cloud, server) == ('host2', 'ACTIVE', None)
+    assert migrate.request.source_node == 'host1'
+    assert migrate.request.destination_node == 'host2'
+
+
+def test_a_stale_plan_naming_its_source_by_uuid_names_host_and_node(cloud):
+    server = cloud.create_server('host3')
+    node = cloud.hypervisor_uuid('host1')
+    migrate = migrate_action(cloud, server, node, None)
+
+    with pytest.raises(exceptions.ActionSkipped) as error:
+        migrate.pre_condition()
+
+    assert ('is on host3, neither on source host1 (compute node %s)'
+            % node) in str(error.value)
+
+
+def test_a_compute_node_uuid_nova_does_not_know_is_refused_before_writes(
+        cloud):
+    server = cloud.create_server('host1')
+    unknown = str(uuid.uuid4())
+    migrate = migrate_action(cloud, server, 'host1', unknown)
+    cloud.reset_requests()
+
+    with pytest.raises(exceptions.InvalidParameters) as error:
+        migrate.pre_condition()
+
+    assert str(error.value) == (
+        "Invalid input parameters: 'destination_node': Nova has no compute "
+        "node (hypervisor) with UUID %s" % unknown)
+    assert cloud.write_requests() == []

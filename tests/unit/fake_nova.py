@@ -20,6 +20,9 @@ import threading
 
 from watcher_migrate import nova_gateway
 
+NODE_UUIDS = {'compute-1': '5d0e9a52-0d4c-4f7e-8a51-1c6f6d1f0a01',
+              'compute-2': '5d0e9a52-0d4c-4f7e-8a51-1c6f6d1f0a02',
+              'compute-3': '5d0e9a52-0d4c-4f7e-8a51-1c6f6d1f0a03'}
 LIVE_STEPS = ['accepted', 'queued', 'preparing', 'running', 'running']
 COLD_STEPS = ['pre-migrating', 'migrating', 'post-migrating']
 
@@ -47,6 +50,9 @@ class FakeNova(object):
         self.services = {h: dict(status='enabled', state='up',
                                  forced_down=False)
                          for h in ('compute-1', 'compute-2', 'compute-3')}
+        # Compute node (hypervisor) UUID -> its service host.
+        self.hypervisors = {NODE_UUIDS[h]: h for h in self.services}
+        self.hypervisor_reads = 0
         self.migrations = []
         self.writes = []
         self.reads = 0
@@ -84,6 +90,11 @@ class FakeNova(object):
         if service is None:
             return None
         return nova_gateway.ServiceView(host=host, **service)
+
+    def get_hypervisor_host(self, hypervisor_id):
+        self.reads += 1
+        self.hypervisor_reads += 1
+        return self.hypervisors.get(hypervisor_id)
 
     def list_migrations(self, server_id):
         with self.lock:

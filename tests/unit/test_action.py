@@ -587,3 +587,39 @@ def test_among_other_live_migrations_the_first_look_is_the_shared_listing(
     finally:
         other.unsubscribe(neighbour)
     assert calls[0] == 'list_changed_live_migrations'
+
+
+# -- compute nodes named by UUID (stock strategies) --------------------------
+
+def test_a_plan_naming_nodes_by_uuid_migrates_between_their_hosts(nova):
+    migrate = make(nova, source_node=fake_nova.NODE_UUIDS['compute-1'],
+                   destination_node=fake_nova.NODE_UUIDS['compute-2'])
+    migrate.pre_condition()
+    assert migrate.execute() is True
+    assert nova.writes[0] == ('live_migrate', 'compute-2')
+    assert nova.server['host'] == 'compute-2'
+
+
+def test_a_stale_plan_naming_nodes_by_uuid_says_host_and_node(nova):
+    nova.server['host'] = 'compute-3'
+    source = fake_nova.NODE_UUIDS['compute-1']
+    with pytest.raises(exceptions.ActionSkipped) as error:
+        make(nova, source_node=source, destination_node=None).pre_condition()
+    assert ('is on compute-3, neither on source compute-1 (compute node '
+            '%s)' % source) in str(error.value)
+
+
+def test_an_unknown_node_uuid_fails_pre_condition_without_writing(nova):
+    migrate = make(nova, source_node='aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee')
+    with pytest.raises(exceptions.InvalidParameters, match="'source_node'"):
+        migrate.pre_condition()
+    assert nova.writes == []
+
+
+def test_a_paused_server_is_live_migrated_and_stays_paused(nova):
+    nova.server['status'] = nova.original_status = 'PAUSED'
+    migrate = make(nova)
+    migrate.pre_condition()
+    assert migrate.execute() is True
+    assert nova.server['host'] == 'compute-2'
+    assert nova.server['status'] == 'PAUSED'

@@ -363,6 +363,20 @@ def test_concurrent_moves_go_to_the_next_host_each():
                         [SERVER, OTHER], {}, hosts)
 
 
+def test_the_alias_engine_runs_only_on_the_stock_shaped_workload():
+    names = {w.name: w for w in workloads.workloads()}
+    alias = [v for v in workloads.VARIANTS if v.name == 'alias']
+    assert [v.workflow_engine for v in alias] == ['nova_migrate']
+    assert names['stock-maint'].runs(alias[0])
+    assert not names['live-20s'].runs(alias[0])
+    assert all(names['stock-maint'].runs(v) for v in workloads.VARIANTS)
+
+
+def test_a_stock_shaped_workload_cannot_chain_moves():
+    with pytest.raises(ValueError, match='no known destination'):
+        workloads.Workload('s', 'live', 20, chain=2, stock=True)
+
+
 def test_the_report_says_where_the_concurrent_runs_requests_went():
     rows = [{'workload': 'live-3s', 'variant': 'plugin',
              'requests_by_kind': {'GET /compute/v2.1/servers/{id}': 9}},

@@ -48,6 +48,10 @@ MODES = {'threading': '1', 'eventlet': '0'}
 
 NOVA_MIGRATE = options.ENTRY_POINT
 BUILTIN_MIGRATE = 'migrate'
+# Watcher's default workflow engine, and this plugin's alias engine (the
+# same, with "migrate" actions built as nova_migrate).
+TASKFLOW = 'taskflow'
+ALIAS_ENGINE = 'nova_migrate'
 APPLIER_HOST = 'watcher-applier-under-test'
 APPLIER_TIMEOUT = 300
 
@@ -81,9 +85,9 @@ driver = test
 connection = sqlite:///{database}
 
 [watcher_applier]
-workflow_engine = taskflow
+workflow_engine = {workflow_engine}
 
-[watcher_workflow_engines.taskflow]
+[watcher_workflow_engines.{workflow_engine}]
 max_workers = {max_workers}
 
 [watcher_clients_auth]
@@ -115,15 +119,23 @@ class Step(object):
     """One migration of an action plan and the steps it must wait for."""
 
     def __init__(self, server, kind, source, destination, after=(),
-                 action_type=NOVA_MIGRATE):
+                 action_type=NOVA_MIGRATE, parameters=None):
+        """One action of the plan.
+
+        :param parameters: input_parameters as given, instead of the
+            ones built from the other arguments (a stock strategy's shape)
+        """
         self.server = server
         self.kind = kind
         self.source = source
         self.destination = destination
         self.after = tuple(after)
         self.action_type = action_type
+        self.parameters = parameters
 
     def input_parameters(self):
+        if self.parameters is not None:
+            return dict(self.parameters)
         return {'resource_id': self.server, 'migration_type': self.kind,
                 'source_node': self.source,
                 'destination_node': self.destination}
@@ -197,7 +209,7 @@ class Deployment(object):
     # -- set-up, as the operator and the API would -------------------------
 
     def write_conf(self, path, plugin_options=None, nova_options=None,
-                   max_workers=MAX_WORKERS):
+                   max_workers=MAX_WORKERS, workflow_engine=TASKFLOW):
         """Write a watcher.conf.
 
         :param plugin_options: [watcher_actions.nova_migrate], in full
@@ -213,6 +225,7 @@ class Deployment(object):
             handle.write(WATCHER_CONF.format(
                 host=APPLIER_HOST, database=self.database, cloud=self.cloud,
                 plugin=NOVA_MIGRATE, max_workers=int(max_workers),
+                workflow_engine=workflow_engine,
                 nova_options=_ini_lines(nova_options),
                 plugin_options=_ini_lines(plugin_options)))
         return path
@@ -269,7 +282,7 @@ class Deployment(object):
     def run_applier(self, mode, plans=(), plugin_defaults=None,
                     nova_options=None, nova_defaults=None,
                     max_workers=MAX_WORKERS, applier_timeout=APPLIER_TIMEOUT,
-                    **plugin_options):
+                    workflow_engine=TASKFLOW, **plugin_options):
         """Start an applier in ``mode``, run ``plans``, wait until it exits.
 
         :param plugin_defaults: [watcher_actions.nova_migrate] before
@@ -279,11 +292,13 @@ class Deployment(object):
             ``{'migration_interval': 5}``)
         :param nova_defaults: [nova] before ``nova_options`` (default
             NOVA_OPTIONS; {} for Watcher's own defaults)
-        :param max_workers: [watcher_workflow_engines.taskflow] max_workers
+        :param max_workers: max_workers of the workflow engine's group
+        :param workflow_engine: [watcher_applier] workflow_engine
         :param applier_timeout: seconds the run may take in all
         :param plugin_options: overrides for [watcher_actions.nova_migrate]
         :returns: what the applier reported (applier_main.py): the plans'
-            states, their wall time and the applier's CPU seconds
+            states, their wall time and the applier's CPU seconds; and
+            ``log_file``, the applier's log
         :raises ApplierError: if it failed, hung or ran in the wrong mode
         """
         self._runs += 1
@@ -297,7 +312,7 @@ class Deployment(object):
         conf_file = self.write_conf(
             os.path.join(self.directory, name + '.conf'),
             plugin_options=plugin_values, nova_options=nova_values,
-            max_workers=max_workers)
+            max_workers=max_workers, workflow_engine=workflow_engine)
         log_file = os.path.join(self.directory, name + '.log')
         result_file = os.path.join(self.directory, name + '.json')
         output_file = os.path.join(self.directory, name + '.out')
@@ -323,6 +338,7 @@ class Deployment(object):
                                   _tail(log_file)))
         with open(result_file) as handle:
             result = json.load(handle)
+        result['log_file'] = log_file
         if result['eventlet_patched'] != (mode == 'eventlet'):
             raise ApplierError('applier asked to run in %s mode ran with '
                                'eventlet_patched=%s'

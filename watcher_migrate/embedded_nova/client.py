@@ -507,6 +507,15 @@ class EmbeddedNova(object):
     def force_down(self, host, down=True):
         return self._update_service(host, {'forced_down': bool(down)})
 
+    def hypervisor_uuid(self, host):
+        """The compute node (hypervisor) UUID of ``host``'s service."""
+        hypervisors = self.compute('GET', '/os-hypervisors/detail',
+                                   microversion='2.53')['hypervisors']
+        for hypervisor in hypervisors:
+            if hypervisor['service']['host'] == host:
+                return hypervisor['id']
+        raise LookupError('no compute node on host %s' % host)
+
     def migrations(self, server_uuid):
         """All migrations of a server (os-migrations), newest first."""
         migrations = self.compute(
