@@ -38,7 +38,7 @@ HOSTS = ('host1', 'host2', 'host3')
 MAINTAINED = 'host1'
 GOAL = 'cluster_maintaining'
 STRATEGY = 'host_maintenance'
-ENGINES = ('taskflow',)
+ENGINES = (deployment.TASKFLOW, deployment.ALIAS_ENGINE)
 # What this plugin's Nova client sends (python-novaclient's SessionClient);
 # Watcher's own clients (openstacksdk) name the process instead.
 PLUGIN_USER_AGENT = 'python-novaclient'
@@ -82,8 +82,7 @@ class MaintenanceRun(object):
             self.plan_uuid = plan['uuid']
             self.planned = plan['actions']
             plan = site.start_plan(self.plan_uuid)
-            site.run_applier('threading', [plan],
-                             **_engine_option(engine))
+            site.run_applier('threading', [plan], workflow_engine=engine)
             self.applier_requests = cloud.requests(len(self.audit_requests))
         finally:
             # The plan disables host1; the next run needs it back.
@@ -105,11 +104,6 @@ class MaintenanceRun(object):
                 if r['method'] == 'GET' and
                 (r['path'].endswith('/os-migrations') or
                  r['path'].endswith('/migrations'))]
-
-
-def _engine_option(engine):
-    # TEMPORARY until Deployment.run_applier takes workflow_engine.
-    return {} if engine == 'taskflow' else {'workflow_engine': engine}
 
 
 @pytest.fixture(scope='module', params=ENGINES)
@@ -197,7 +191,7 @@ def test_the_engine_decides_which_action_requests_the_migrations(
 
     assert sorted(r['action'] for r in requests) == [
         'migrate', 'os-migrateLive']
-    if maintenance.engine == 'nova_migrate':
+    if maintenance.engine == deployment.ALIAS_ENGINE:
         assert by_plugin == [True, True], requests
     else:
         assert by_plugin == [False, False], requests
@@ -206,7 +200,7 @@ def test_the_engine_decides_which_action_requests_the_migrations(
 def test_only_the_plugin_follows_migrations_by_their_records(maintenance):
     reads = maintenance.migration_record_reads()
 
-    if maintenance.engine == 'nova_migrate':
+    if maintenance.engine == deployment.ALIAS_ENGINE:
         # This plugin follows a migration by its record; the built-in
         # only ever reads the server.
         assert reads, maintenance.applier_requests
