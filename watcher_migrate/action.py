@@ -45,6 +45,7 @@ from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
 
+PAUSED = 'PAUSED'
 # Seconds during which execute trusts what pre_condition just checked.
 PRE_CONDITION_REUSE = 5.0
 # post_condition runs right after execute (in a busy applier, seconds
@@ -185,8 +186,25 @@ class Migrate(action_base.BaseAction):
         """Skip what needs no move; fail early on what cannot move."""
         request = self._resolve()
         server = self.gateway.get_server(request.server_id)
+        request = self._fit_to(server, request)
         self.check_movable(request, server)
         self._checked = (time.monotonic(), server)
+
+    def _fit_to(self, server, request):
+        """The move Nova can make of the server as it is now.
+
+        Nova refuses to cold-migrate a PAUSED server (409), and Watcher's
+        host_maintenance asks a cold migration of every server that is not
+        ACTIVE; a live migration moves it and keeps it PAUSED.
+        """
+        if server is None or request.live or \
+                server.status != PAUSED or server.task_state is not None:
+            return request
+        LOG.warning('Server %s is PAUSED, which Nova cannot cold-migrate: '
+                    'live-migrating it instead', request.label)
+        self._resolved = dataclasses.replace(
+            request, migration_type=parameters.LIVE)
+        return self._resolved
 
     def check_movable(self, request, server):
         """Raise ActionSkipped or ActionFailed unless the move can start."""
@@ -280,6 +298,7 @@ class Migrate(action_base.BaseAction):
                                        % request.destination_node)
                 self._succeeded = True
                 return True
+            request = self._fit_to(server, request)
             self.check_movable(request, server)
         self._source = server.host
         tracker = tracking.MigrationTracker(

@@ -497,3 +497,16 @@ def test_a_compute_node_uuid_nova_does_not_know_is_refused_before_writes(
         "Invalid input parameters: 'destination_node': Nova has no compute "
         "node (hypervisor) with UUID %s" % unknown)
     assert cloud.write_requests() == []
+
+
+def test_a_paused_server_asked_to_move_cold_is_live_migrated(cloud):
+    server = cloud.create_server('host1', paused=True)
+    migrate = migrate_action(cloud, server, 'host1', None, kind='cold')
+    cloud.reset_requests()
+
+    assert run(migrate) is True
+
+    host, status, task = placement(cloud, server)
+    assert host != 'host1' and (status, task) == ('PAUSED', None)
+    assert [r['action'] for r in cloud.write_requests()] == [
+        'os-migrateLive']

@@ -623,3 +623,13 @@ def test_a_paused_server_is_live_migrated_and_stays_paused(nova):
     assert migrate.execute() is True
     assert nova.server['host'] == 'compute-2'
     assert nova.server['status'] == 'PAUSED'
+
+
+def test_a_paused_server_asked_to_move_cold_is_live_migrated(nova):
+    nova.server['status'] = nova.original_status = 'PAUSED'
+    migrate = make(nova, migration_type='cold')
+    migrate.pre_condition()
+    assert migrate.execute() is True
+    assert nova.writes[0] == ('live_migrate', 'compute-2')
+    assert nova.server['status'] == 'PAUSED'
+    assert migrate.result_message.startswith('live migrated from compute-1')
