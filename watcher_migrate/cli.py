@@ -473,8 +473,12 @@ class Tool(object):
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
         logging.getLogger('watcher_migrate').setLevel(level)
+        # Without -v only errors: keystoneauth1 warns, for instance, of
+        # each failed version discovery before the one-line error.
+        quiet = (logging.WARNING if args.verbose or args.debug
+                 else logging.ERROR)
         for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(quiet)
         self._log_handler = handler
 
     def teardown_logging(self):

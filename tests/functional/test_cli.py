@@ -181,6 +181,17 @@ def test_missing_password_is_one_line_exit_2_and_no_request(cloud, tool,
            'or OS_PASSWORD\n', [])
 
 
+def test_unreachable_keystone_is_one_line_exit_3(cloud, tool, tmp_path,
+                                                 closed_port):
+    plan = write_plan(tmp_path, [migrate(cloud.create_server('host1'),
+                                         'live', 'host1', 'host2')])
+    url = 'http://127.0.0.1:%d/identity/v3' % closed_port
+    code, out, err = finish(tool('check', plan, '--os-auth-url', url))
+    assert (code, out, err) == (
+        3, '', 'watcher-migrate: cannot reach Keystone at %s: connection '
+               'refused\n' % url)
+
+
 def test_check_finds_an_unreachable_compute_api_once(cloud, tool, tmp_path,
                                                      closed_port):
     servers = [cloud.create_server('host1') for _ in range(3)]
@@ -226,8 +237,8 @@ def test_check_shows_names_read_from_nova_and_uuids_with_verbose(
     assert code == 0, out + err
     assert row(out, '#1').split()[1] == 'cli-named-web'
     assert server not in out
-    assert row(verbose, '#1').split()[1:3] == ['cli-named-web',
-                                                '(%s)' % server]
+    assert row(verbose, '#1').split()[1:3] == [
+        'cli-named-web', '(%s)' % server]
 
 
 def test_check_reads_each_server_once(cloud, tool, tmp_path):
@@ -273,8 +284,8 @@ def test_plan_of_servers_that_do_not_exist_warns_and_fails_strict(
         unnamed('1c9ce5bc-8d22-4c54-b4c2-75b7c9b8d6b4', 'host1', 'host2')])
     cloud.reset_requests()
     results = [finish(tool(command, plan, *strict))
-               for command in ('check', 'run') for strict in ([],
-                                                             ['--strict'])]
+               for command in ('check', 'run')
+               for strict in ([], ['--strict'])]
     assert [code for code, _, _ in results] == [0, 1, 0, 1]
     assert all('warning: no server of the plan exists' in err
                for _, _, err in results)
@@ -300,6 +311,7 @@ def test_migrate_to_the_servers_own_host_says_nothing_to_do(cloud, tool):
         0, 'server cli-already-there is already on host2: nothing to do\n',
         '')
     assert cloud.write_requests() == []
+    assert placement(cloud, server) == ('host2', 'ACTIVE')
 
 
 def test_migrate_from_a_host_the_server_is_not_on_says_where_it_is(
