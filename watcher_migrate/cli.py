@@ -567,7 +567,8 @@ class Tool(object):
         # As run does: an invalid plan is a usage error (exit 2) from both.
         self._validate_parameters(plan)
         config, osc, _gateway = self.connect(args)
-        verdicts = plan_runner.check(plan, self.factory(config, osc))
+        verdicts = plan_runner.check(plan, self.factory(config, osc),
+                                     show_ids=args.verbose)
         self.out(check_report(verdicts, show_ids=args.verbose))
         if plan_runner.nothing_exists(verdicts):
             self.warn_nothing_exists(len(verdicts), args.strict)

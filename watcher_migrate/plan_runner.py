@@ -136,6 +136,19 @@ class Verdict:
             or self.server_name, self.server_id, show_id)
 
 
+def name_servers(reason, server_id, name):
+    """The reason with the server's UUID replaced by its name.
+
+    The action names a server by its UUID, followed by its name when the
+    plan gives one ('UUID (web-1)'); tables show the name alone, and the
+    UUID only when asked (-v).
+    """
+    if not (reason and server_id and name):
+        return reason
+    return reason.replace('%s (%s)' % (server_id, name), name).replace(
+        server_id, name)
+
+
 def _display_server(name, server_id, show_id):
     if not name:
         return server_id or '?'
@@ -144,7 +157,7 @@ def _display_server(name, server_id, show_id):
     return name
 
 
-def check(plan, make_action):
+def check(plan, make_action, show_ids=False):
     """Validate and pre-check every action; move nothing.
 
     Once the compute API is found unavailable (past the action's own
@@ -153,6 +166,7 @@ def check(plan, make_action):
 
     :param plan: a ``plan.Plan``
     :param make_action: callable(input_parameters) -> a Migrate-like action
+    :param show_ids: keep the servers' UUIDs in the reasons
     :returns: a list of :class:`Verdict`, in plan order
     """
     verdicts = []
@@ -185,6 +199,11 @@ def check(plan, make_action):
             reason += ' (checked now, before %s run%s)' % (
                 ', '.join(plan.action(p).label for p in planned.parents),
                 's' if len(planned.parents) == 1 else '')
+        name = (planned.parameter(parameters.RESOURCE_NAME)
+                or _name_of(server_seen(action)))
+        if not show_ids:
+            reason = name_servers(
+                reason, planned.parameter(parameters.RESOURCE_ID), name)
         verdicts.append(Verdict(planned, verdict, reason,
                                 _name_of(server_seen(action))))
     return verdicts
@@ -410,6 +429,11 @@ class PlanRunner(object):
 
     def _end(self, record, state, reason):
         record.ended_at = self.clock()
+        if not record.show_id:
+            reason = name_servers(
+                reason, record.server_id,
+                record.plan_action.parameter(parameters.RESOURCE_NAME)
+                or record.server_name)
         record.reason = reason
         record.state = state
         LOG.debug('Action %s: %s %s', record.label, state, reason)

@@ -231,14 +231,17 @@ def unnamed(server, *args):
 def test_check_shows_names_read_from_nova_and_uuids_with_verbose(
         cloud, tool, tmp_path):
     server = cloud.create_server('host1', name='cli-named-web')
-    plan = write_plan(tmp_path, [unnamed(server, 'host1', 'host2')])
+    plan = write_plan(tmp_path, [unnamed(server, 'host1', 'host2'),
+                                 unnamed(server, 'host3', 'host4')])
     code, out, err = finish(tool('check', plan))
     _, verbose, _ = finish(tool('check', plan, '-v'))
     assert code == 0, out + err
     assert row(out, '#1').split()[1] == 'cli-named-web'
+    assert 'Server cli-named-web is on host1, neither' in row(out, '#2')
     assert server not in out
     assert row(verbose, '#1').split()[1:3] == [
         'cli-named-web', '(%s)' % server]
+    assert 'Server %s is on host1' % server in row(verbose, '#2')
 
 
 def test_check_reads_each_server_once(cloud, tool, tmp_path):

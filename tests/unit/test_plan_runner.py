@@ -459,6 +459,49 @@ def test_run_shows_ids_next_to_names_when_asked():
     assert record.server == 'ok-1 (%s)' % record.server_id
 
 
+@pytest.mark.parametrize('reason,shown', [
+    ('Server ID (web-1) is on host1', 'Server web-1 is on host1'),
+    ('Server ID not found', 'Server web-1 not found'),
+    ('migration 4 failed', 'migration 4 failed'),
+])
+def test_name_servers_puts_the_name_for_the_uuid(reason, shown):
+    assert plan_runner.name_servers(reason, 'ID', 'web-1') == shown
+
+
+class StaleAction(NamedAction):
+    def pre_condition(self):
+        self.server_seen = SeenServer()
+        raise exceptions.ActionSkipped(
+            'Server %s is on host9: the plan is stale'
+            % self.input_parameters['resource_id'])
+
+
+def make_stale_action(input_parameters):
+    action = StaleAction({})
+    action.input_parameters = input_parameters
+    return action
+
+
+def test_check_reasons_name_the_server_and_keep_the_uuid_when_asked():
+    parsed = plan.parse([unnamed_entry()])
+    [short] = plan_runner.check(parsed, make_stale_action)
+    [full] = plan_runner.check(parsed, make_stale_action, show_ids=True)
+    assert (short.reason, full.reason) == (
+        'Server web-7 is on host9: the plan is stale',
+        'Server %s is on host9: the plan is stale' % full.server_id)
+
+
+@pytest.mark.parametrize('show_ids', [False, True])
+def test_run_reasons_name_the_server_and_keep_the_uuid_when_asked(
+        show_ids):
+    runner = plan_runner.PlanRunner(plan.parse([unnamed_entry()]),
+                                    make_stale_action, show_ids=show_ids)
+    runner.run()
+    record = runner.record(1)
+    assert record.reason == 'Server %s is on host9: the plan is stale' % (
+        record.server_id if show_ids else 'web-7')
+
+
 def test_run_marks_an_action_whose_server_is_not_found():
     runner = run(entry('gone-1'), entry('skip-2'))
     assert [(r.state, r.not_found) for r in runner.records] == [
