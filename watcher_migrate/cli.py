@@ -369,13 +369,19 @@ def check_auth_settings(args):
     :raises CliError: naming every missing setting, with its option and
         its OS_* variable
     """
-    auth_type = getattr(args, 'os_auth_type', None) or 'password'
-    if auth_type not in PASSWORD_PLUGINS:
-        return
-
     def given(option):
         return bool(getattr(args, 'os_' + option.replace('-', '_'), None))
 
+    missing = _missing_password_settings(
+        getattr(args, 'os_auth_type', None), given)
+    if missing:
+        raise CliError(_missing_settings(missing))
+
+
+def _missing_password_settings(auth_type, given):
+    """The alternatives' lists of which no setting is ``given``."""
+    if (auth_type or 'password') not in PASSWORD_PLUGINS:
+        return []
     missing = [alternatives for alternatives in PASSWORD_NEEDS
                if not any(given(a) for a in alternatives)]
     for name, domains in NAME_NEEDS_DOMAIN.items():
@@ -383,8 +389,24 @@ def check_auth_settings(args):
         if given(name) and not given(name.replace('name', 'id')) and \
                 not any(given(d) for d in domains):
             missing.append(domains)
+    return missing
+
+
+def check_cloud_auth(cloud, config):
+    """The same as :func:`check_auth_settings` for a clouds.yaml cloud.
+
+    :param config: openstacksdk's merged settings of the cloud (its
+        clouds.yaml entry, OS_* variables and --os-* options)
+    """
+    auth = config.get('auth') or {}
+
+    def given(option):
+        return bool(auth.get(option.replace('-', '_')))
+
+    missing = _missing_password_settings(config.get('auth_type'), given)
     if missing:
-        raise CliError(_missing_settings(missing))
+        raise CliError('cloud %r: %s, or in its auth section of clouds.yaml'
+                       % (cloud, _missing_settings(missing)))
 
 
 def load_session(args):
@@ -437,6 +459,7 @@ def _load_cloud(cloud, args, interface, region_name):
             warnings.simplefilter('ignore')
             region = os_config.OpenStackConfig().get_one(
                 cloud=cloud, argparse=args)
+            check_cloud_auth(cloud, region.config)
             session = region.get_session()
     except (os_exceptions.SDKException, ks_exceptions.ClientException) as e:
         raise CliError('cloud %r: %s' % (cloud, e))

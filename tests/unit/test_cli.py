@@ -514,6 +514,23 @@ def test_unknown_os_cloud_is_one_line_naming_it(monkeypatch, tmp_path):
     assert len(err.splitlines()) == 1
 
 
+def test_cloud_missing_a_password_is_one_line_naming_it(
+        monkeypatch, tmp_path):
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(json.dumps({'clouds': {'prod': {
+        'auth': {'auth_url': 'https://prod.example.org/v3',
+                 'username': 'u', 'project_name': 'p',
+                 'user_domain_name': 'Default',
+                 'project_domain_name': 'Default'}}}}))
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(clouds))
+    code, err = main_with_env(monkeypatch, tmp_path, {}, '--os-cloud',
+                              'prod')
+    assert (code, err) == (
+        2, "watcher-migrate: cloud 'prod': missing authentication setting: "
+           '--os-password or OS_PASSWORD, or in its auth section of '
+           'clouds.yaml\n')
+
+
 def test_plain_exception_from_keystoneauth_is_one_error(monkeypatch):
     class Session(object):
         def get_auth_headers(self):
