@@ -27,10 +27,12 @@ flags.
 """
 
 import argparse
+import errno
 import logging
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import warnings
@@ -38,9 +40,11 @@ import warnings
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+import requests
 
 from watcher_migrate import action as migrate_action
 from watcher_migrate import console
+from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
@@ -50,7 +54,7 @@ from watcher_migrate import plan_runner
 LOG = logging.getLogger(__name__)
 
 PROG = 'watcher-migrate'
-EXIT_USAGE = 2
+EXIT_USAGE = plan_runner.EXIT_USAGE
 # How often the progress display is redrawn (and the run checked).
 REFRESH_INTERVAL = 1.0
 
@@ -67,6 +71,48 @@ _UUID_RE = re.compile(r'^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?'
 
 class CliError(Exception):
     """A problem with what the operator asked; exit code 2."""
+
+    exit_code = plan_runner.EXIT_USAGE
+
+
+class Unreachable(CliError):
+    """Keystone or the compute API cannot be reached; exit code 3."""
+
+    exit_code = plan_runner.EXIT_UNREACHABLE
+
+
+def why_unreachable(error):
+    """'connection refused', 'name not resolved', ... or None.
+
+    None unless the error says the connection could not even be opened:
+    no request reached the service, and trying again at once would only
+    find the same.
+    """
+    seen = set()
+    pending = [error]
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, ConnectionRefusedError):
+            return 'connection refused'
+        if isinstance(exc, socket.gaierror):
+            return 'host name not resolved (%s)' % (exc.strerror or exc)
+        if type(exc).__name__ == 'NameResolutionError':
+            return 'host name not resolved'
+        if isinstance(exc, (requests.exceptions.ConnectTimeout,
+                            ks_exceptions.ConnectTimeout)) or \
+                type(exc).__name__ == 'ConnectTimeoutError':
+            return 'connection timed out'
+        if isinstance(exc, OSError) and exc.errno in (
+                errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return os.strerror(exc.errno).lower()
+        pending.extend(a for a in getattr(exc, 'args', ())
+                       if isinstance(a, BaseException))
+        pending.extend([getattr(exc, 'reason', None), exc.__cause__,
+                        exc.__context__])
+    return None
 
 
 class Clients(object):
@@ -117,7 +163,9 @@ def _add_plugin_options(parser):
 def _add_output_options(parser):
     group = parser.add_argument_group('output')
     group.add_argument('-v', '--verbose', action='store_true',
-                       help="show the action's INFO log lines")
+                       help="show the action's INFO log lines, the "
+                            "retries of Nova API calls and the servers' "
+                            'UUIDs in the tables')
     group.add_argument('--debug', action='store_true',
                        help="show the action's DEBUG log lines (never "
                             'HTTP traffic)')
@@ -149,39 +197,61 @@ def _add_common(parser, argv):
     _add_auth_options(parser, argv)
 
 
+# The same table as README's "Command-line tool" section.
+EXIT_CODES = """exit codes (every command):
+  0    every action succeeded or was skipped (check: ready, would skip or
+       not found); migrate: the server is already on --to
+  1    an action failed or was not run (check: would fail, or not checked);
+       with --strict also a server not found; migrate: the server is not
+       on --from
+  2    bad usage, invalid plan or parameters, configuration, missing or
+       refused authentication settings; nothing was sent to Nova
+  3    Keystone or the compute API cannot be reached or used; nothing was
+       checked or moved
+  130  interrupted (running migrations were aborted and Nova had settled)
+"""
+
+
+def _add_strict(parser):
+    parser.add_argument(
+        '--strict', action='store_true',
+        help='exit 1 if the server of any action is not found (a mistyped '
+             'UUID, or the wrong cloud), instead of counting it a skip')
+
+
 def build_parser(argv=()):
     """The argument parser; ``argv`` picks the auth plugin's options."""
+    raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog=PROG,
+        prog=PROG, formatter_class=raw,
         description='Check or run server migration plans (Watcher action '
                     'plans of nova_migrate or migrate actions) with the '
                     'watcher-migrate action, without Watcher.',
-        epilog='Exit codes: 0 all done (or ready); 1 an action failed (or '
-               'would fail); 2 bad usage, plan or configuration; 130 '
-               'interrupted. "%s COMMAND --help" shows the options.' % PROG)
+        epilog=EXIT_CODES + '\n"%s COMMAND --help" shows the options.'
+        % PROG)
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
 
     check = commands.add_parser(
         'check', help='say what each action of a plan would do; move '
-                      'nothing',
+                      'nothing', formatter_class=raw, epilog=EXIT_CODES,
         description='Validate a plan and run every action\'s parameter '
                     'validation and pre-condition against the cloud: each '
-                    'action is "ready", "would skip" or "would fail", with '
-                    'the reason. Only reads: nothing is moved. Exit code 0 '
-                    'if no action would fail, else 1.')
+                    'action is "ready", "would skip", "not found" (no such '
+                    'server) or "would fail", with the reason. Only reads: '
+                    'nothing is moved.')
     check.add_argument('plan', metavar='PLAN',
                        help='JSON or YAML file: a list of actions, or '
                             '{"actions": [...]}')
+    _add_strict(check)
 
     run = commands.add_parser(
-        'run', help='run a plan',
+        'run', help='run a plan', formatter_class=raw, epilog=EXIT_CODES,
         description='Run a plan: actions wait for their parents and run in '
                     'parallel otherwise; the children of a failed action '
                     'are not run. Ctrl-C aborts the running migrations and '
-                    'waits for Nova to settle. Exit code 0 if every action '
-                    'succeeded or was skipped, 1 if not, 130 if '
-                    'interrupted.')
+                    'waits for Nova to settle.')
+    _add_strict(run)
     run.add_argument('plan', metavar='PLAN',
                      help='JSON or YAML file: a list of actions, or '
                           '{"actions": [...]}')
@@ -191,9 +261,12 @@ def build_parser(argv=()):
                           '%d)' % plan_runner.DEFAULT_WORKERS)
 
     migrate = commands.add_parser(
-        'migrate', help='migrate one server',
+        'migrate', help='migrate one server', formatter_class=raw,
+        epilog=EXIT_CODES,
         description='Live (or cold) migrate one server to a host, with the '
-                    'same checks, progress and clean abort as "run".')
+                    'same checks, progress and clean abort as "run". A '
+                    'server already on --to is left alone (exit 0); one '
+                    'not on --from is not moved (exit 1).')
     migrate.add_argument('server', metavar='SERVER',
                          help='server UUID or name')
     migrate.add_argument('--to', dest='destination', metavar='HOST',
@@ -251,6 +324,91 @@ def _env(name):
     return os.environ.get(name) or None
 
 
+# What the password plugins need that keystoneauth1 does not declare
+# required (it fails later, with a traceback, when it authenticates).
+PASSWORD_PLUGINS = ('password', 'v3password')
+# Each entry: any one of these settings will do.
+PASSWORD_NEEDS = (
+    ('password',),
+    ('username', 'user-id'),
+    # The compute API needs a token scoped to a project (or a domain, or
+    # the system, if the policy allows): an unscoped one has no catalog.
+    ('project-id', 'project-name', 'domain-id', 'domain-name',
+     'system-scope'),
+)
+NAME_NEEDS_DOMAIN = {
+    'username': ('user-domain-id', 'user-domain-name',
+                 'default-domain-id', 'default-domain-name'),
+    'project-name': ('project-domain-id', 'project-domain-name',
+                     'default-domain-id', 'default-domain-name'),
+}
+
+
+def setting_name(option):
+    """'--os-auth-url or OS_AUTH_URL' for keystoneauth1's ``auth-url``."""
+    option = option.replace('_', '-')
+    return '--os-%s or OS_%s' % (option, option.replace('-', '_').upper())
+
+
+def _missing_settings(names):
+    """'missing authentication setting: ...' for alternatives' lists."""
+    parts = []
+    for alternatives in names:
+        first = setting_name(alternatives[0])
+        if len(alternatives) > 1:
+            first += ' (or %s)' % ', '.join(
+                '--os-%s' % a for a in alternatives[1:])
+        parts.append(first)
+    return 'missing authentication setting%s: %s' % (
+        's' if len(parts) > 1 else '', '; '.join(parts))
+
+
+def check_auth_settings(args):
+    """Say what a password auth lacks, before keystoneauth1 trips on it.
+
+    :raises CliError: naming every missing setting, with its option and
+        its OS_* variable
+    """
+    def given(option):
+        return bool(getattr(args, 'os_' + option.replace('-', '_'), None))
+
+    missing = _missing_password_settings(
+        getattr(args, 'os_auth_type', None), given)
+    if missing:
+        raise CliError(_missing_settings(missing))
+
+
+def _missing_password_settings(auth_type, given):
+    """The alternatives' lists of which no setting is ``given``."""
+    if (auth_type or 'password') not in PASSWORD_PLUGINS:
+        return []
+    missing = [alternatives for alternatives in PASSWORD_NEEDS
+               if not any(given(a) for a in alternatives)]
+    for name, domains in NAME_NEEDS_DOMAIN.items():
+        # An id is unique; a name needs the domain it is in.
+        if given(name) and not given(name.replace('name', 'id')) and \
+                not any(given(d) for d in domains):
+            missing.append(domains)
+    return missing
+
+
+def check_cloud_auth(cloud, config):
+    """The same as :func:`check_auth_settings` for a clouds.yaml cloud.
+
+    :param config: openstacksdk's merged settings of the cloud (its
+        clouds.yaml entry, OS_* variables and --os-* options)
+    """
+    auth = config.get('auth') or {}
+
+    def given(option):
+        return bool(auth.get(option.replace('-', '_')))
+
+    missing = _missing_password_settings(config.get('auth_type'), given)
+    if missing:
+        raise CliError('cloud %r: %s, or in its auth section of clouds.yaml'
+                       % (cloud, _missing_settings(missing)))
+
+
 def load_session(args):
     """The keystoneauth1 session, the interface and the region.
 
@@ -259,7 +417,8 @@ def load_session(args):
     options and OS_* variables through keystoneauth1's loaders. TLS is
     verified unless --insecure.
 
-    :raises CliError: when the options do not make a usable auth
+    :raises CliError: when the options do not make a usable auth, naming
+        what is missing
     """
     cloud = args.os_cloud or _env('OS_CLOUD')
     interface = args.os_interface or _env('OS_INTERFACE')
@@ -271,11 +430,18 @@ def load_session(args):
         return _load_cloud(cloud, args, interface, region_name)
     try:
         auth = ks_loading.load_auth_from_argparse_arguments(args)
-        session = ks_loading.load_session_from_argparse_arguments(
-            args, auth=auth)
+    except ks_exceptions.MissingRequiredOptions as e:
+        # keystoneauth1 names the plugin's required options it lacks.
+        raise CliError(_missing_settings([(o.name,) for o in e.options]))
     except ks_exceptions.ClientException as e:
         raise CliError('authentication: %s (set the OS_* variables, the '
                        '--os-* options or --os-cloud)' % e)
+    check_auth_settings(args)
+    try:
+        session = ks_loading.load_session_from_argparse_arguments(
+            args, auth=auth)
+    except ks_exceptions.ClientException as e:
+        raise CliError('authentication: %s' % e)
     return session, interface, region_name
 
 
@@ -293,6 +459,7 @@ def _load_cloud(cloud, args, interface, region_name):
             warnings.simplefilter('ignore')
             region = os_config.OpenStackConfig().get_one(
                 cloud=cloud, argparse=args)
+            check_cloud_auth(cloud, region.config)
             session = region.get_session()
     except (os_exceptions.SDKException, ks_exceptions.ClientException) as e:
         raise CliError('cloud %r: %s' % (cloud, e))
@@ -323,12 +490,18 @@ class Tool(object):
         handler = logging.StreamHandler(self.stderr)
         handler.setFormatter(logging.Formatter(
             '%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'))
+        if not (args.verbose or args.debug):
+            handler.addFilter(_quiet_retries)
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.WARNING)
         logging.getLogger('watcher_migrate').setLevel(level)
+        # Without -v only errors: keystoneauth1 warns, for instance, of
+        # each failed version discovery before the one-line error.
+        quiet = (logging.WARNING if args.verbose or args.debug
+                 else logging.ERROR)
         for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(quiet)
         self._log_handler = handler
 
     def teardown_logging(self):
@@ -337,23 +510,71 @@ class Tool(object):
             self._log_handler = None
 
     def connect(self, args):
-        """The action's config and osc, and a gateway for reads."""
+        """The action's config and osc, and a gateway for reads.
+
+        Authenticates and reaches the compute API once, before any action:
+        a wrong setting or an unreachable cloud is one clear error, not the
+        same failure (and retry budget) repeated for every action.
+
+        :raises CliError: authentication refused or impossible
+        :raises Unreachable: Keystone or the compute API cannot be reached
+        """
         session, interface, region_name = load_session(args)
         config = plugin_config(args, interface, region_name)
         try:
-            # Authenticate once up front: wrong credentials are one clear
-            # error, not the same failure repeated for every action.
             session.get_auth_headers()
         except ks_exceptions.ClientException as e:
+            why = why_unreachable(e)
+            if why:
+                raise Unreachable('cannot reach Keystone at %s: %s' % (
+                    getattr(getattr(session, 'auth', None), 'auth_url',
+                            None) or 'its auth URL', why))
             raise CliError('authentication failed: %s'
                            % plan_runner.reason_of(e))
+        except Exception as e:
+            # keystoneauth1 raises plain exceptions for some settings it
+            # finds missing only now (e.g. a password of clouds.yaml).
+            raise CliError('authentication failed: %s' % e)
         gateway = nova_gateway.NovaGateway(session,
                                            options.Settings(config))
+        self._probe(session, config, gateway)
         return config, Clients(session), gateway
 
+    @staticmethod
+    def _probe(session, config, gateway):
+        """Reach the compute API once (its version document), untried.
+
+        A connection that cannot even be opened is not worth the actions'
+        retry budget (60 s each by default): say so and stop. Anything
+        else transient gets the budget once, here. The version found is
+        kept for the process, so the actions do not ask again.
+        """
+        probe = nova_gateway.NovaGateway(
+            session, options.Settings(dict(config, api_retry_timeout=0)))
+        try:
+            probe.client
+            return
+        except exceptions.NovaUnavailable as e:
+            why = why_unreachable(e)
+            if why:
+                raise Unreachable('cannot reach the compute API at %s: %s'
+                                  % (probe.endpoint or 'its endpoint', why))
+            if not nova_gateway.is_transient(e.__context__):
+                raise Unreachable('cannot use the compute API: %s' % e)
+        except Exception as e:
+            raise Unreachable('cannot use the compute API: %s'
+                              % plan_runner.reason_of(e))
+        try:
+            gateway.client
+        except Exception as e:
+            raise Unreachable('cannot use the compute API: %s'
+                              % plan_runner.reason_of(e))
+
     def factory(self, config, osc):
+        action_class = observing(self.action_class)
+
         def make_action(input_parameters):
-            action = self.action_class(config, osc=osc)
+            action = action_class(config, osc=osc)
             action.input_parameters = input_parameters
             return action
         return make_action
@@ -366,10 +587,22 @@ class Tool(object):
 
     def check(self, args):
         plan = plan_file.load(args.plan)
+        # As run does: an invalid plan is a usage error (exit 2) from both.
+        self._validate_parameters(plan)
         config, osc, _gateway = self.connect(args)
-        verdicts = plan_runner.check(plan, self.factory(config, osc))
-        self.out(console.check_report(verdicts))
-        return plan_runner.check_exit_code(verdicts)
+        verdicts = plan_runner.check(plan, self.factory(config, osc),
+                                     show_ids=args.verbose)
+        self.out(check_report(verdicts, show_ids=args.verbose))
+        if plan_runner.nothing_exists(verdicts):
+            self.warn_nothing_exists(len(verdicts), args.strict)
+        return plan_runner.check_exit_code(verdicts, strict=args.strict)
+
+    def warn_nothing_exists(self, count, strict):
+        self.stderr.write(
+            '%s: warning: no server of the plan exists in this cloud (%d '
+            'action%s): mistyped UUIDs, or the wrong cloud or region?%s\n'
+            % (PROG, count, '' if count == 1 else 's',
+               '' if strict else ' (--strict makes this exit 1)'))
 
     # -- run -----------------------------------------------------------------
 
@@ -377,7 +610,8 @@ class Tool(object):
         plan = plan_file.load(args.plan)
         self._validate_parameters(plan)
         config, osc, gateway = self.connect(args)
-        return self.execute(plan, config, osc, gateway, args.workers)
+        return self.execute(plan, config, osc, gateway, args.workers,
+                            strict=args.strict, verbose=args.verbose)
 
     def _validate_parameters(self, plan):
         # No I/O: refuse a plan with invalid parameters before moving
@@ -394,10 +628,11 @@ class Tool(object):
         if problems:
             raise plan_file.PlanError(plan.source, problems)
 
-    def execute(self, plan, config, osc, gateway, workers):
+    def execute(self, plan, config, osc, gateway, workers, strict=False,
+                verbose=False):
         """Run a validated plan with progress; returns the exit code."""
         runner = plan_runner.PlanRunner(plan, self.factory(config, osc),
-                                        workers=workers)
+                                        workers=workers, show_ids=verbose)
         display_class = (console.LiveDisplay if self.isatty
                          else console.LogDisplay)
         display = display_class(self.stdout, runner.records)
@@ -433,7 +668,10 @@ class Tool(object):
         if failure:
             self.out('The run stopped on an internal error: %s' % failure[0])
             return plan_runner.EXIT_FAILED
-        return plan_runner.run_exit_code(runner.records, runner.interrupted)
+        if all(r.not_found for r in runner.records):
+            self.warn_nothing_exists(len(runner.records), strict)
+        return plan_runner.run_exit_code(runner.records, runner.interrupted,
+                                         strict=strict)
 
     @staticmethod
     def _follow(done, runner, display):
@@ -487,10 +725,23 @@ class Tool(object):
     def migrate(self, args):
         config, osc, gateway = self.connect(args)
         server = _find_server(gateway, args.server)
+        # Said in the terms the operator used, before any plan exists:
+        # "the plan is stale" or "must differ from source_node" would
+        # speak of a plan they never wrote.
+        if server.host == args.destination:
+            self.out('server %s is already on %s: nothing to do'
+                     % (args.server, args.destination))
+            return plan_runner.EXIT_OK
+        if args.source and server.host != args.source:
+            self.stderr.write('%s: server %s is on %s, not on %s: nothing '
+                              'was moved\n' % (PROG, args.server,
+                                               server.host or '(no host)',
+                                               args.source))
+            return plan_runner.EXIT_FAILED
         source = args.source or server.host
         if not source:
             raise CliError('server %s has no host (status %s): give --from'
-                           % (server.id, server.status))
+                           % (args.server, server.status))
         input_parameters = {
             parameters.RESOURCE_ID: server.id,
             parameters.MIGRATION_TYPE: (parameters.COLD if args.cold
@@ -505,7 +756,8 @@ class Tool(object):
               plan_file.INPUT_PARAMETERS: input_parameters}],
             source='command line')
         self._validate_parameters(plan)
-        return self.execute(plan, config, osc, gateway, workers=1)
+        return self.execute(plan, config, osc, gateway, workers=1,
+                            verbose=args.verbose)
 
     COMMANDS = {'check': check, 'run': run, 'migrate': migrate}
 
@@ -515,8 +767,11 @@ class Tool(object):
         self.setup_logging(args)
         try:
             return self.COMMANDS[args.command](self, args)
-        except (CliError, plan_file.PlanError) as e:
-            self.stderr.write('%s: error: %s\n' % (PROG, e))
+        except CliError as e:
+            self.stderr.write('%s: %s\n' % (PROG, e))
+            return e.exit_code
+        except plan_file.PlanError as e:
+            self.stderr.write('%s: %s\n' % (PROG, e))
             return EXIT_USAGE
         except KeyboardInterrupt:
             self.stderr.write('%s: interrupted; nothing was moving\n' % PROG)
@@ -526,14 +781,83 @@ class Tool(object):
 
 
 def _where(gateway, server_id):
-    """'host2 (ACTIVE)' for the summary's "now on" column."""
+    """('host2 (ACTIVE)', name) for the summary's "now on" column."""
     server = gateway.get_server(server_id)
     if server is None:
-        return 'gone'
+        return 'gone', None
     state = server.status
     if server.task_state:
         state += ', task %s' % server.task_state
-    return '%s (%s)' % (server.host, state)
+    return '%s (%s)' % (server.host, state), server.name
+
+
+def _quiet_retries(record):
+    """Logging filter: no retry warnings without -v.
+
+    The action logs every retried Nova API call at WARNING, for the
+    applier's log; on an operator's terminal they are chatter unless
+    asked for, and the final error says what failed.
+    """
+    return not (record.name == nova_gateway.__name__
+                and str(record.msg).startswith(RETRY_WARNING))
+
+
+# How nova_gateway begins the warning of a retried call.
+RETRY_WARNING = 'Nova API call '
+
+
+def observing(action_class):
+    """The action class, keeping the server its checks read.
+
+    The check and run tables show the server's name and tell "not
+    found" from other skips; the action's own pre-condition read gives
+    both, so no request is added. Classes without ``check_movable`` (test
+    doubles) are returned as they are.
+    """
+    if not hasattr(action_class, 'check_movable'):
+        return action_class
+    cached = _OBSERVING.get(action_class)
+    if cached is None:
+        class Observing(action_class):
+            server_seen = plan_runner.NOT_READ
+
+            def check_movable(self, request, server):
+                self.server_seen = server
+                return super().check_movable(request, server)
+
+        Observing.__name__ = action_class.__name__
+        cached = _OBSERVING.setdefault(action_class, Observing)
+    return cached
+
+
+_OBSERVING = {}
+
+
+def check_report(verdicts, show_ids=False):
+    """The table of check verdicts and a one-line count."""
+    rows = []
+    for v in verdicts:
+        planned = v.plan_action
+        rows.append([
+            planned.label, v.server(show_ids),
+            planned.parameter(parameters.MIGRATION_TYPE) or '?',
+            planned.parameter(parameters.SOURCE_NODE) or '?',
+            planned.parameter(parameters.DESTINATION_NODE) or '(scheduler)',
+            v.verdict, v.reason])
+    counts = {}
+    for v in verdicts:
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+    # The usual three always, the others when they occur.
+    shown = [k for k in plan_runner.VERDICTS
+             if counts.get(k) or k in (plan_runner.READY,
+                                       plan_runner.WOULD_SKIP,
+                                       plan_runner.WOULD_FAIL)]
+    summary = '%d action%s: %s' % (
+        len(verdicts), '' if len(verdicts) == 1 else 's',
+        ', '.join('%d %s' % (counts.get(k, 0), k) for k in shown))
+    return '%s\n\n%s' % (
+        console.table(['action', 'server', 'type', 'from', 'to', 'verdict',
+                       'why'], rows), summary)
 
 
 def _find_server(gateway, name_or_id):

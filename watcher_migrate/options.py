@@ -112,7 +112,12 @@ MIGRATION_OPTS = [
              'progress (phase, percent or bytes, elapsed time).'),
     cfg.StrOpt(
         'interface', default='public',
-        choices=['public', 'internal', 'admin'],
+        choices=[('public', 'The endpoint for users, often through a '
+                            'public address and TLS.'),
+                 ('internal', 'The endpoint for services inside the '
+                              'cloud, on its internal network.'),
+                 ('admin', 'The endpoint for administrative use, where '
+                           'the cloud still has one.')],
         help='Endpoint interface of the compute service in the catalog.'),
     cfg.StrOpt(
         'region_name',
@@ -124,10 +129,17 @@ MIGRATION_OPTS = [
              'reached through another address than the catalog says.'),
 ]
 
-# Used only when Watcher gives the action no OpenStackClients (the
-# command-line tool, tests): Watcher's own session otherwise.
+# Used only when Watcher gives the action no OpenStackClients (tests, a
+# program embedding the action): Watcher's own session otherwise.
 DEFAULT_AUTH_TYPE = 'password'
 DEFAULT_REQUEST_TIMEOUT = 60
+
+# Said in the sample config of each keystoneauth1 option, so nobody sets
+# a password there believing the applier reads it.
+ONLY_WITHOUT_CLIENTS = (
+    'Used only when Watcher gives the action no clients: the applier '
+    "gives its [watcher_clients_auth] session, and the watcher-migrate "
+    'command line its --os-* options, instead.')
 
 
 def _keystoneauth_opts():
@@ -146,6 +158,7 @@ def _keystoneauth_opts():
         elif opt.dest == 'timeout':
             # A request must not hang an action for ever.
             opt.default = DEFAULT_REQUEST_TIMEOUT
+        opt.help = '%s %s' % (opt.help.rstrip(), ONLY_WITHOUT_CLIENTS)
     return opts
 
 

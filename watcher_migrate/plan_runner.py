@@ -45,10 +45,14 @@ LOG = log.getLogger(__name__)
 
 DEFAULT_WORKERS = 4
 
-# Verdicts of check.
+# Verdicts of check. "not found" is a skip too, told apart because a
+# mistyped UUID (or the wrong cloud) looks just like a finished move.
 READY = 'ready'
 WOULD_SKIP = 'would skip'
+NOT_FOUND = 'not found'
 WOULD_FAIL = 'would fail'
+NOT_CHECKED = 'not checked'
+VERDICTS = (READY, WOULD_SKIP, NOT_FOUND, WOULD_FAIL, NOT_CHECKED)
 
 # Results of run.
 PENDING = 'pending'
@@ -63,9 +67,15 @@ NOT_RUN = 'not run'
 PARENT_DONE = frozenset([SUCCEEDED, SKIPPED])
 FINAL = frozenset([SUCCEEDED, SKIPPED, FAILED, ABORTED, NOT_RUN])
 
+# The exit codes of every command (README, "Command-line tool").
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
 EXIT_INTERRUPTED = 130
+
+# ``server_seen`` of an action whose pre_condition did not read the server.
+NOT_READ = object()
 
 
 def reason_of(error):
@@ -81,33 +91,104 @@ def reason_of(error):
     return '%s: %s' % (name, text) if text else name
 
 
+def server_seen(action):
+    """The server the action's pre_condition read, if it can tell.
+
+    A ServerView, None when Nova does not know it, ``NOT_READ`` when it
+    was not read.
+
+    Actions that can tell (the CLI's, see ``cli.observing``) expose it as
+    ``server_seen``; reusing that read costs Nova no extra request.
+    """
+    return getattr(action, 'server_seen', NOT_READ)
+
+
+def _name_of(seen):
+    if seen is NOT_READ or seen is None:
+        return None
+    return getattr(seen, 'name', None) or None
+
+
 # -- check -------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """What check found for one action."""
+    """What check found for one action.
+
+    ``server_name`` is the name Nova gave for the server, when the
+    pre-condition read it.
+    """
 
     plan_action: object
     verdict: str
     reason: str = ''
+    server_name: str = None
+
+    @property
+    def server_id(self):
+        return self.plan_action.parameter(parameters.RESOURCE_ID)
+
+    def server(self, show_id=False):
+        """The server as tables show it: its name, the id if no name."""
+        return _display_server(
+            self.plan_action.parameter(parameters.RESOURCE_NAME)
+            or self.server_name, self.server_id, show_id)
 
 
-def check(plan, make_action):
+def name_servers(reason, server_id, name):
+    """The reason with the server's UUID replaced by its name.
+
+    The action names a server by its UUID, followed by its name when the
+    plan gives one ('UUID (web-1)'); tables show the name alone, and the
+    UUID only when asked (-v).
+    """
+    if not (reason and server_id and name):
+        return reason
+    return reason.replace('%s (%s)' % (server_id, name), name).replace(
+        server_id, name)
+
+
+def _display_server(name, server_id, show_id):
+    if not name:
+        return server_id or '?'
+    if show_id and server_id:
+        return '%s (%s)' % (name, server_id)
+    return name
+
+
+def check(plan, make_action, show_ids=False):
     """Validate and pre-check every action; move nothing.
+
+    Once the compute API is found unavailable (past the action's own
+    retry budget), the remaining actions are not checked: they would only
+    wait as long again, each, to say the same.
 
     :param plan: a ``plan.Plan``
     :param make_action: callable(input_parameters) -> a Migrate-like action
+    :param show_ids: keep the servers' UUIDs in the reasons
     :returns: a list of :class:`Verdict`, in plan order
     """
     verdicts = []
+    unavailable = None
     for planned in plan.actions:
+        if unavailable is not None:
+            verdicts.append(Verdict(planned, NOT_CHECKED,
+                                    'not checked: %s' % unavailable))
+            continue
+        action = None
         try:
             action = make_action(dict(planned.input_parameters))
             action.validate_parameters()
             action.pre_condition()
         except exceptions.ActionSkipped as e:
-            verdict, reason = WOULD_SKIP, reason_of(e)
+            verdict = (NOT_FOUND if server_seen(action) is None
+                       else WOULD_SKIP)
+            reason = reason_of(e)
+        except exceptions.NovaUnavailable as e:
+            verdict, reason = WOULD_FAIL, reason_of(e)
+            unavailable = 'the compute API is unavailable (see %s)' % (
+                planned.label)
         except Exception as e:
             verdict, reason = WOULD_FAIL, reason_of(e)
         else:
@@ -118,13 +199,29 @@ def check(plan, make_action):
             reason += ' (checked now, before %s run%s)' % (
                 ', '.join(plan.action(p).label for p in planned.parents),
                 's' if len(planned.parents) == 1 else '')
-        verdicts.append(Verdict(planned, verdict, reason))
+        name = (planned.parameter(parameters.RESOURCE_NAME)
+                or _name_of(server_seen(action)))
+        if not show_ids:
+            reason = name_servers(
+                reason, planned.parameter(parameters.RESOURCE_ID), name)
+        verdicts.append(Verdict(planned, verdict, reason,
+                                _name_of(server_seen(action))))
     return verdicts
 
 
-def check_exit_code(verdicts):
-    """0 if every action is ready or would skip, 1 if any would fail."""
-    if any(v.verdict == WOULD_FAIL for v in verdicts):
+def nothing_exists(verdicts):
+    """True when no server of the plan was found at all."""
+    return all(v.verdict == NOT_FOUND for v in verdicts)
+
+
+def check_exit_code(verdicts, strict=False):
+    """0 if every action is ready or would skip, else 1.
+
+    An action not checked, or one that would fail, is a failure; a server
+    not found is a skip, or a failure when ``strict``.
+    """
+    failing = {WOULD_FAIL, NOT_CHECKED} | ({NOT_FOUND} if strict else set())
+    if any(v.verdict in failing for v in verdicts):
         return EXIT_FAILED
     return EXIT_OK
 
@@ -144,6 +241,13 @@ class ActionRecord:
     action: object = None
     now_on: str = None
     abort_result: object = None
+    #: The server's name as Nova gave it (pre_condition's read, or the
+    #: read of where it ended up).
+    server_name: str = None
+    #: pre_condition found no such server (the action was skipped).
+    not_found: bool = False
+    #: Tables show the server's UUID next to its name (-v).
+    show_id: bool = False
 
     @property
     def index(self):
@@ -159,9 +263,10 @@ class ActionRecord:
 
     @property
     def server(self):
-        """The server's name if the plan gives it, else its id."""
-        return (self.plan_action.parameter(parameters.RESOURCE_NAME)
-                or self.server_id or '?')
+        """The server's name (the plan's, else Nova's), else its id."""
+        return _display_server(
+            self.plan_action.parameter(parameters.RESOURCE_NAME)
+            or self.server_name, self.server_id, self.show_id)
 
     @property
     def migration_type(self):
@@ -189,10 +294,16 @@ class ActionRecord:
                 else now) - self.started_at
 
 
-def run_exit_code(records, interrupted=False):
-    """130 if interrupted; else 0 only if all succeeded or were skipped."""
+def run_exit_code(records, interrupted=False, strict=False):
+    """130 if interrupted; else 0 only if all succeeded or were skipped.
+
+    With ``strict`` an action skipped because its server does not exist
+    counts as a failure.
+    """
     if interrupted:
         return EXIT_INTERRUPTED
+    if strict and any(r.not_found for r in records):
+        return EXIT_FAILED
     if all(r.state in PARENT_DONE for r in records):
         return EXIT_OK
     return EXIT_FAILED
@@ -230,9 +341,10 @@ class PlanRunner(object):
     """
 
     def __init__(self, plan, make_action, workers=DEFAULT_WORKERS,
-                 clock=time.monotonic):
+                 clock=time.monotonic, show_ids=False):
         self.plan = plan
-        self.records = [ActionRecord(a) for a in plan.actions]
+        self.records = [ActionRecord(a, show_id=show_ids)
+                        for a in plan.actions]
         self.workers = workers
         self.clock = clock
         self.interrupted = False
@@ -310,28 +422,45 @@ class PlanRunner(object):
                     dict(record.plan_action.input_parameters))
             except Exception as e:
                 return self._end(record, FAILED, reason_of(e))
-        state, reason = self._drive(record.action)
+        state, reason = self._drive(record)
         if state == FAILED and self._cancelled:
             state = ABORTED
         return self._end(record, state, reason)
 
     def _end(self, record, state, reason):
         record.ended_at = self.clock()
+        if not record.show_id:
+            reason = name_servers(
+                reason, record.server_id,
+                record.plan_action.parameter(parameters.RESOURCE_NAME)
+                or record.server_name)
         record.reason = reason
         record.state = state
         LOG.debug('Action %s: %s %s', record.label, state, reason)
         return state
 
     @staticmethod
-    def _drive(action):
+    def _note_server(record):
+        # Before execute: the progress lines show the name from now on.
+        seen = server_seen(record.action)
+        if seen is None:
+            record.not_found = True
+        elif _name_of(seen):
+            record.server_name = _name_of(seen)
+
+    def _drive(self, record):
+        action = record.action
         try:
             action.validate_parameters()
             action.pre_condition()
         except exceptions.ActionSkipped as e:
+            self._note_server(record)
             return SKIPPED, reason_of(e)
         except Exception as e:
+            self._note_server(record)
             state, reason = FAILED, reason_of(e)
         else:
+            self._note_server(record)
             try:
                 result = action.execute()
             except Exception as e:
@@ -396,14 +525,20 @@ class PlanRunner(object):
         """Fill ``now_on`` for each action from ``locate(server_id)``.
 
         :param locate: callable returning a short description of where
-            the server is (e.g. 'host2 (ACTIVE)'); exceptions are reported
-            in place of the answer
+            the server is (e.g. 'host2 (ACTIVE)'), or a pair of that and
+            the server's name; exceptions are reported in place of the
+            answer
         """
         for record in self.records:
             server_id = record.server_id
             if not server_id:
                 continue
             try:
-                record.now_on = locate(server_id)
+                where = locate(server_id)
             except Exception as e:
                 record.now_on = 'unknown (%s)' % reason_of(e)
+                continue
+            if isinstance(where, tuple):
+                where, name = where
+                record.server_name = record.server_name or name
+            record.now_on = where

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from tests.unit import test_plan_runner as fakes
 from watcher_migrate import action as migrate_action
 from watcher_migrate import cli
 from watcher_migrate import nova_gateway
+from watcher_migrate import plan_runner
 
 PASSWORD = 'pa55-Do-Not-Print'
 AUTH_ENV = {
@@ -126,7 +128,7 @@ def test_interface_and_region_come_from_the_environment(
 
 def test_missing_auth_url_is_an_error_naming_it(monkeypatch):
     monkeypatch.setenv('OS_USERNAME', 'operator')
-    with pytest.raises(cli.CliError, match='auth_url'):
+    with pytest.raises(cli.CliError, match='--os-auth-url or OS_AUTH_URL'):
         cli.load_session(parse('check', 'p'))
 
 
@@ -166,7 +168,7 @@ def test_auth_error_never_shows_the_password(monkeypatch, tmp_path):
     code = cli.Tool(stdout, stderr, fakes.FakeAction, isatty=False).main(
         ['check', str(path), '--debug'])
     assert code == 2
-    assert 'auth_url' in stderr.getvalue()
+    assert 'OS_AUTH_URL' in stderr.getvalue()
     assert PASSWORD not in stdout.getvalue() + stderr.getvalue()
 
 
@@ -382,7 +384,7 @@ def test_migrate_takes_the_source_from_nova(monkeypatch):
 
 
 def test_migrate_from_and_cold_are_passed_to_the_action(monkeypatch):
-    harness = Harness(monkeypatch, FakeGateway(view(host='host7',
+    harness = Harness(monkeypatch, FakeGateway(view(host='host3',
                                                     name='ok-web')))
     harness.main('migrate', SERVER, '--to', 'host2', '--from', 'host3',
                  '--cold')
@@ -435,3 +437,285 @@ def test_authentication_failure_is_one_error_before_any_action(monkeypatch):
     with pytest.raises(cli.CliError, match='authentication failed: '
                                            'Unauthorized'):
         cli.Tool(io.StringIO(), io.StringIO()).connect(parse('check', 'p'))
+
+
+# -- authentication settings: one line naming what is missing ---------------
+
+
+def main_with_env(monkeypatch, tmp_path, env, *extra):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cli.Tool(stdout, stderr, fakes.FakeAction, isatty=False).main(
+        ['check', write_plan(tmp_path, action('ok-1'))] + list(extra))
+    return code, stderr.getvalue()
+
+
+def without(*names):
+    return {k: v for k, v in AUTH_ENV.items() if k not in names}
+
+
+@pytest.mark.parametrize('env,line', [
+    ({'OS_AUTH_URL': AUTH_ENV['OS_AUTH_URL'], 'OS_USERNAME': 'operator'},
+     'missing authentication settings: --os-password or OS_PASSWORD; '
+     '--os-project-id or OS_PROJECT_ID (or --os-project-name, '
+     '--os-domain-id, --os-domain-name, --os-system-scope); '
+     '--os-user-domain-id or OS_USER_DOMAIN_ID (or --os-user-domain-name, '
+     '--os-default-domain-id, --os-default-domain-name)'),
+    (without('OS_PASSWORD'),
+     'missing authentication setting: --os-password or OS_PASSWORD'),
+    ({}, 'missing authentication setting: --os-auth-url or OS_AUTH_URL'),
+    (without('OS_USERNAME'),
+     'missing authentication setting: --os-username or OS_USERNAME (or '
+     '--os-user-id)'),
+    (without('OS_PROJECT_NAME'),
+     'missing authentication setting: --os-project-id or OS_PROJECT_ID (or '
+     '--os-project-name, --os-domain-id, --os-domain-name, '
+     '--os-system-scope)'),
+    (without('OS_PROJECT_DOMAIN_NAME'),
+     'missing authentication setting: --os-project-domain-id or '
+     'OS_PROJECT_DOMAIN_ID (or --os-project-domain-name, '
+     '--os-default-domain-id, --os-default-domain-name)'),
+], ids=['url-and-user-only', 'no-password', 'nothing', 'no-user',
+        'no-project', 'no-project-domain'])
+def test_missing_auth_setting_is_one_line_naming_it_and_exits_2(
+        monkeypatch, tmp_path, env, line):
+    code, err = main_with_env(monkeypatch, tmp_path, env)
+    assert (code, err) == (2, 'watcher-migrate: %s\n' % line)
+
+
+def test_auth_settings_given_as_options_count(monkeypatch, tmp_path):
+    with pytest.raises(cli.CliError, match='--os-password or OS_PASSWORD$'):
+        cli.load_session(parse(
+            'check', 'p', '--os-auth-url', AUTH_ENV['OS_AUTH_URL'],
+            '--os-username', 'u', '--os-project-id', 'p1',
+            '--os-user-domain-name', 'Default'))
+
+
+def test_ids_need_no_domain(monkeypatch):
+    monkeypatch.setenv('OS_AUTH_URL', AUTH_ENV['OS_AUTH_URL'])
+    monkeypatch.setenv('OS_USER_ID', 'u1')
+    monkeypatch.setenv('OS_PASSWORD', PASSWORD)
+    monkeypatch.setenv('OS_PROJECT_ID', 'p1')
+    session, _, _ = cli.load_session(parse('check', 'p'))
+    assert session.auth._user_id == 'u1'
+
+
+def test_unknown_os_cloud_is_one_line_naming_it(monkeypatch, tmp_path):
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(json.dumps({'clouds': {'prod': {
+        'auth': {'auth_url': 'https://prod.example.org/v3'}}}}))
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(clouds))
+    code, err = main_with_env(monkeypatch, tmp_path, {}, '--os-cloud',
+                              'staging')
+    assert code == 2
+    assert err.startswith("watcher-migrate: cloud 'staging': ")
+    assert 'staging' in err.split(':', 2)[2]
+    assert len(err.splitlines()) == 1
+
+
+def test_cloud_missing_a_password_is_one_line_naming_it(
+        monkeypatch, tmp_path):
+    clouds = tmp_path / 'clouds.yaml'
+    clouds.write_text(json.dumps({'clouds': {'prod': {
+        'auth': {'auth_url': 'https://prod.example.org/v3',
+                 'username': 'u', 'project_name': 'p',
+                 'user_domain_name': 'Default',
+                 'project_domain_name': 'Default'}}}}))
+    monkeypatch.setenv('OS_CLIENT_CONFIG_FILE', str(clouds))
+    code, err = main_with_env(monkeypatch, tmp_path, {}, '--os-cloud',
+                              'prod')
+    assert (code, err) == (
+        2, "watcher-migrate: cloud 'prod': missing authentication setting: "
+           '--os-password or OS_PASSWORD, or in its auth section of '
+           'clouds.yaml\n')
+
+
+def test_plain_exception_from_keystoneauth_is_one_error(monkeypatch):
+    class Session(object):
+        def get_auth_headers(self):
+            # keystoneauth1's generic password plugin, without a password.
+            raise Exception('password is a required attribute')
+
+    monkeypatch.setattr(cli, 'load_session',
+                        lambda args: (Session(), None, None))
+    with pytest.raises(cli.CliError, match='^authentication failed: '
+                                           'password is a required'):
+        cli.Tool(io.StringIO(), io.StringIO()).connect(parse('check', 'p'))
+
+
+# -- unreachable services ----------------------------------------------------
+
+
+def refused():
+    """An error shaped like keystoneauth1's for a closed port."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, 'Connection refused')
+        except ConnectionRefusedError as e:
+            raise OSError('Failed to establish a new connection') from e
+    except OSError:
+        try:
+            raise ks_exceptions.ConnectFailure('Unable to establish '
+                                               'connection')
+        except ks_exceptions.ConnectFailure as e:
+            return e
+
+
+def test_why_unreachable_finds_a_refused_connection_in_the_chain():
+    assert cli.why_unreachable(refused()) == 'connection refused'
+
+
+def test_why_unreachable_finds_a_name_not_resolved():
+    error = ks_exceptions.ConnectFailure('x')
+    error.__context__ = socket.gaierror(-2, 'Name or service not known')
+    assert cli.why_unreachable(error) == ('host name not resolved (Name or '
+                                          'service not known)')
+
+
+def test_why_unreachable_leaves_other_errors_alone():
+    assert cli.why_unreachable(ks_exceptions.ServiceUnavailable()) is None
+
+
+def test_unreachable_keystone_is_one_line_exit_3(monkeypatch, tmp_path):
+    class Session(object):
+        class auth(object):
+            auth_url = 'http://127.0.0.1:9/v3'
+
+        def get_auth_headers(self):
+            raise refused()
+
+    monkeypatch.setattr(cli, 'load_session',
+                        lambda args: (Session(), None, None))
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = cli.Tool(stdout, stderr, fakes.FakeAction, isatty=False).main(
+        ['check', write_plan(tmp_path, action('ok-1'))])
+    assert (code, stderr.getvalue()) == (
+        3, 'watcher-migrate: cannot reach Keystone at http://127.0.0.1:9/v3:'
+           ' connection refused\n')
+
+
+# -- the same parameter, the same exit code --------------------------------
+
+
+@pytest.mark.parametrize('command', ['check', 'run'])
+def test_invalid_parameters_exit_2_before_connecting(monkeypatch, tmp_path,
+                                                     command):
+    bad = action('ok-1')
+    bad['input_parameters']['migration_type'] = 'teleport'
+    harness = Harness(monkeypatch)
+    harness.tool.action_class = migrate_action.Migrate
+    code = harness.main(command, write_plan(tmp_path, bad))
+    assert (code, harness.connected) == (2, [])
+    assert "action #1: Invalid input parameters: 'migration_type'" in \
+        harness.stderr.getvalue()
+
+
+# -- not found, --strict -----------------------------------------------------
+
+
+def test_check_shows_not_found_apart_from_would_skip(monkeypatch, tmp_path):
+    harness = Harness(monkeypatch)
+    harness.main('check', write_plan(tmp_path, action('skip-1'),
+                                     action('gone-2')))
+    assert '2 actions: 0 ready, 1 would skip, 1 not found, 0 would fail' \
+        in harness.out
+    assert 'not found' in harness.out.splitlines()[3]
+
+
+def test_check_warns_when_no_server_of_the_plan_exists(
+        monkeypatch, tmp_path):
+    harness = Harness(monkeypatch)
+    code = harness.main('check', write_plan(tmp_path, action('gone-1'),
+                                            action('gone-2')))
+    assert code == 0
+    assert harness.stderr.getvalue() == (
+        'watcher-migrate: warning: no server of the plan exists in this '
+        'cloud (2 actions): mistyped UUIDs, or the wrong cloud or region? '
+        '(--strict makes this exit 1)\n')
+
+
+def test_check_does_not_warn_when_some_server_exists(monkeypatch, tmp_path):
+    harness = Harness(monkeypatch)
+    harness.main('check', write_plan(tmp_path, action('gone-1'),
+                                     action('skip-2')))
+    assert harness.stderr.getvalue() == ''
+
+
+@pytest.mark.parametrize('command', ['check', 'run'])
+def test_strict_exits_1_when_a_server_is_not_found(monkeypatch, tmp_path,
+                                                   command):
+    plan = write_plan(tmp_path, action('ok-1'), action('gone-2'))
+    assert (Harness(monkeypatch).main(command, plan),
+            Harness(monkeypatch).main(command, plan, '--strict')) == (0, 1)
+
+
+# -- migrate speaks of one server ------------------------------------------
+
+
+def test_migrate_to_the_host_the_server_is_on_does_nothing(monkeypatch):
+    harness = Harness(monkeypatch, FakeGateway(view(host='host2',
+                                                    name='ok-web')))
+    code = harness.main('migrate', SERVER, '--to', 'host2')
+    assert (code, harness.out, fakes.FakeAction.log) == (
+        0, 'server %s is already on host2: nothing to do\n' % SERVER, [])
+
+
+def test_migrate_from_a_host_the_server_is_not_on_moves_nothing(
+        monkeypatch):
+    harness = Harness(monkeypatch, FakeGateway(view(host='host7',
+                                                    name='ok-web')))
+    code = harness.main('migrate', SERVER, '--to', 'host2', '--from',
+                        'host3')
+    assert (code, harness.stderr.getvalue(), fakes.FakeAction.log) == (
+        1, 'watcher-migrate: server %s is on host7, not on host3: nothing '
+           'was moved\n' % SERVER, [])
+
+
+# -- output ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('command', ['check', 'run', 'migrate'])
+def test_help_lists_every_exit_code(command, capsys):
+    with pytest.raises(SystemExit):
+        parse(command, '--help')
+    out = capsys.readouterr().out
+    codes = [line.split()[0] for line in
+             out.split('exit codes (every command):')[1].splitlines()
+             if line[:5].strip().isdigit()]
+    assert codes == ['0', '1', '2', '3', '130']
+
+
+def gateway_warning(verbose):
+    stderr = io.StringIO()
+    tool = cli.Tool(io.StringIO(), stderr)
+    argv = ['check', 'p'] + (['-v'] if verbose else [])
+    tool.setup_logging(parse(*argv))
+    try:
+        nova_gateway.LOG.warning('Nova API call %s failed (%s); retrying '
+                                 'in %.1f s', 'get', 'refused', 1.0)
+        nova_gateway.LOG.warning('Something else')
+    finally:
+        tool.teardown_logging()
+    return stderr.getvalue()
+
+
+def test_retry_warnings_are_shown_only_with_verbose():
+    quiet, verbose = gateway_warning(False), gateway_warning(True)
+    assert ('retrying' in quiet, 'retrying' in verbose) == (False, True)
+    assert 'Something else' in quiet
+
+
+class MovableAction(object):
+    def __init__(self, config, osc=None):
+        self.config = config
+
+    def check_movable(self, request, server):
+        return 'checked %s' % server
+
+
+def test_observing_action_keeps_the_server_its_check_read():
+    action = cli.observing(MovableAction)({})
+    before = action.server_seen
+    assert action.check_movable(None, 'web-1') == 'checked web-1'
+    assert (before, action.server_seen) == (plan_runner.NOT_READ, 'web-1')

@@ -90,6 +90,54 @@ def test_sample_lists_every_option_with_its_help(sample, opt):
     assert ' '.join(opt.help.split()) in blocks[opt.dest]
 
 
+def test_every_choice_of_an_option_has_a_description(sample):
+    assert '<No description provided>' not in sample
+
+
+def test_interface_choices_are_described_in_the_sample(sample):
+    [opt] = [o for o in options.MIGRATION_OPTS if o.dest == 'interface']
+    described = ['%s - %s' % choice for choice in opt.type.choices.items()]
+    assert [d in _blocks(sample)['interface'] for d in described] == [
+        True, True, True]
+
+
+KEYSTONEAUTH = [o for o in options.all_opts()
+                if o not in options.MIGRATION_OPTS]
+
+
+@pytest.mark.parametrize('opt', KEYSTONEAUTH, ids=lambda o: o.dest)
+def test_keystoneauth_options_say_they_apply_only_without_clients(sample,
+                                                                  opt):
+    assert options.ONLY_WITHOUT_CLIENTS in _blocks(sample)[opt.dest]
+
+
+def test_plugin_options_do_not_say_they_apply_only_without_clients(sample):
+    blocks = _blocks(sample)
+    assert [o.dest for o in options.MIGRATION_OPTS
+            if options.ONLY_WITHOUT_CLIENTS in blocks[o.dest]] == []
+
+
+def test_genconfig_prints_where_the_sample_was_written():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(TOP, 'tox.ini'))
+    commands = parser['testenv:genconfig']['commands']
+    assert 'etc/watcher-migrate.conf.sample' in commands.splitlines()[-1]
+    assert 'print(' in commands.splitlines()[-1]
+
+
+def test_tox_writes_no_venv_redirect_into_the_work_tree():
+    # tox 4.6x writes a PEP 832 ".venv" file pointing at the last
+    # environment it ran, unless told not to.
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(os.path.join(TOP, 'tox.ini'))
+    assert parser['tox']['venv_redirect'] == 'false'
+
+
+def test_venv_redirect_file_is_gitignored():
+    with open(os.path.join(TOP, '.gitignore')) as handle:
+        assert '.venv' in handle.read().split()
+
+
 def test_generator_conf_writes_the_gitignored_sample():
     parser = configparser.ConfigParser()
     parser.read(GENERATOR_CONF)

@@ -26,11 +26,13 @@ from watcher_migrate import plan_runner
 class FakeAction(object):
     """Scripted stand-in for Migrate: resource_name says what it does.
 
-    ``ok``: succeeds; ``skip``: pre_condition skips; ``fail``:
-    pre_condition fails; ``crash``: execute raises ActionFailed; ``false``:
-    execute returns False; ``post``: post_condition fails; ``block``:
-    execute waits until abort() (which then reports the server on its
-    source). Every call is recorded in ``log`` as (name, phase).
+    ``ok``: succeeds; ``skip``: pre_condition skips; ``gone``:
+    pre_condition finds no such server and skips; ``down``: pre_condition
+    finds the compute API unavailable; ``fail``: pre_condition fails;
+    ``crash``: execute raises ActionFailed; ``false``: execute returns
+    False; ``post``: post_condition fails; ``block``: execute waits until
+    abort() (which then reports the server on its source). Every call is
+    recorded in ``log`` as (name, phase).
     """
 
     log = []
@@ -67,6 +69,13 @@ class FakeAction(object):
         self._note('pre')
         if self.script == 'skip':
             raise exceptions.ActionSkipped('%s: already there' % self.name)
+        if self.script == 'gone':
+            # What the CLI's observing action records for a missing server.
+            self.server_seen = None
+            raise exceptions.ActionSkipped('%s: not found' % self.name)
+        if self.script == 'down':
+            raise exceptions.NovaUnavailable('%s: the compute API kept '
+                                             'failing' % self.name)
         if self.script == 'fail':
             raise exceptions.ActionFailed('%s: host is down' % self.name)
 
@@ -355,10 +364,154 @@ def test_check_reports_invalid_parameters_as_would_fail():
 @pytest.mark.parametrize('verdicts,code', [
     (['ready', 'would skip'], 0),
     (['ready', 'would fail'], 1),
+    (['ready', 'not found'], 0),
+    (['would fail', 'not checked'], 1),
 ])
 def test_check_exit_code(verdicts, code):
     assert plan_runner.check_exit_code(
         [plan_runner.Verdict(None, v) for v in verdicts]) == code
+
+
+@pytest.mark.parametrize('verdicts,code', [
+    (['ready', 'would skip'], 0),
+    (['ready', 'not found'], 1),
+])
+def test_strict_check_exit_code_fails_on_a_server_not_found(verdicts, code):
+    assert plan_runner.check_exit_code(
+        [plan_runner.Verdict(None, v) for v in verdicts],
+        strict=True) == code
+
+
+def test_check_tells_a_server_not_found_from_a_skip():
+    verdicts = plan_runner.check(
+        plan.parse([entry('skip-1'), entry('gone-2')]), make_action)
+    assert [v.verdict for v in verdicts] == ['would skip', 'not found']
+
+
+def test_nothing_exists_only_when_every_server_is_not_found():
+    gone = plan_runner.check(
+        plan.parse([entry('gone-1'), entry('gone-2')]), make_action)
+    some = plan_runner.check(
+        plan.parse([entry('gone-1'), entry('skip-2')]), make_action)
+    assert (plan_runner.nothing_exists(gone),
+            plan_runner.nothing_exists(some)) == (True, False)
+
+
+def test_check_stops_once_the_compute_api_is_unavailable():
+    verdicts = plan_runner.check(
+        plan.parse([entry('ok-1'), entry('down-2'), entry('ok-3'),
+                    entry('ok-4')]), make_action)
+    assert [v.verdict for v in verdicts] == [
+        'ready', 'would fail', 'not checked', 'not checked']
+    assert ('ok-3', 'pre') not in FakeAction.log
+    assert verdicts[3].reason == ('not checked: the compute API is '
+                                  'unavailable (see #2)')
+
+
+class SeenServer(object):
+    name = 'web-7'
+
+
+class NamedAction(FakeAction):
+    """Reports the server its pre_condition read, as the CLI's does."""
+
+    def pre_condition(self):
+        super().pre_condition()
+        self.server_seen = SeenServer()
+
+
+def unnamed_entry(uuid_=None):
+    item = entry('ok-1', uuid_)
+    del item['input_parameters']['resource_name']
+    return item
+
+
+def make_named_action(input_parameters):
+    action = NamedAction({})
+    action.input_parameters = input_parameters
+    return action
+
+
+def test_check_names_the_server_nova_named():
+    [verdict] = plan_runner.check(plan.parse([unnamed_entry()]),
+                                  make_named_action)
+    assert (verdict.server(), verdict.server(show_id=True)) == (
+        'web-7', 'web-7 (%s)' % verdict.server_id)
+
+
+def test_check_shows_the_id_of_a_server_it_could_not_name():
+    [verdict] = plan_runner.check(plan.parse([unnamed_entry()]),
+                                  make_action)
+    assert verdict.server() == verdict.server_id
+
+
+def test_run_names_the_server_nova_named():
+    runner = plan_runner.PlanRunner(plan.parse([unnamed_entry()]),
+                                    make_named_action)
+    runner.run()
+    assert runner.record(1).server == 'web-7'
+
+
+def test_run_shows_ids_next_to_names_when_asked():
+    runner = plan_runner.PlanRunner(plan.parse([entry('ok-1')]),
+                                    make_action, show_ids=True)
+    record = runner.record(1)
+    assert record.server == 'ok-1 (%s)' % record.server_id
+
+
+@pytest.mark.parametrize('reason,shown', [
+    ('Server ID (web-1) is on host1', 'Server web-1 is on host1'),
+    ('Server ID not found', 'Server web-1 not found'),
+    ('migration 4 failed', 'migration 4 failed'),
+])
+def test_name_servers_puts_the_name_for_the_uuid(reason, shown):
+    assert plan_runner.name_servers(reason, 'ID', 'web-1') == shown
+
+
+class StaleAction(NamedAction):
+    def pre_condition(self):
+        self.server_seen = SeenServer()
+        raise exceptions.ActionSkipped(
+            'Server %s is on host9: the plan is stale'
+            % self.input_parameters['resource_id'])
+
+
+def make_stale_action(input_parameters):
+    action = StaleAction({})
+    action.input_parameters = input_parameters
+    return action
+
+
+def test_check_reasons_name_the_server_and_keep_the_uuid_when_asked():
+    parsed = plan.parse([unnamed_entry()])
+    [short] = plan_runner.check(parsed, make_stale_action)
+    [full] = plan_runner.check(parsed, make_stale_action, show_ids=True)
+    assert (short.reason, full.reason) == (
+        'Server web-7 is on host9: the plan is stale',
+        'Server %s is on host9: the plan is stale' % full.server_id)
+
+
+@pytest.mark.parametrize('show_ids', [False, True])
+def test_run_reasons_name_the_server_and_keep_the_uuid_when_asked(
+        show_ids):
+    runner = plan_runner.PlanRunner(plan.parse([unnamed_entry()]),
+                                    make_stale_action, show_ids=show_ids)
+    runner.run()
+    record = runner.record(1)
+    assert record.reason == 'Server %s is on host9: the plan is stale' % (
+        record.server_id if show_ids else 'web-7')
+
+
+def test_run_marks_an_action_whose_server_is_not_found():
+    runner = run(entry('gone-1'), entry('skip-2'))
+    assert [(r.state, r.not_found) for r in runner.records] == [
+        ('skipped', True), ('skipped', False)]
+
+
+def test_strict_run_exit_code_fails_on_a_server_not_found():
+    runner = run(entry('ok-1'), entry('gone-2'))
+    assert (plan_runner.run_exit_code(runner.records),
+            plan_runner.run_exit_code(runner.records, strict=True)) == (0, 1)
 
 
 def test_locate_servers_fills_now_on_and_survives_errors():
@@ -374,3 +527,11 @@ def test_locate_servers_fills_now_on_and_survives_errors():
     runner.locate_servers(locate)
     assert [r.now_on for r in runner.records] == [
         'host2 (ACTIVE)', 'unknown (RuntimeError: boom)']
+
+
+def test_locate_servers_learns_the_name_nova_gives():
+    runner = plan_runner.PlanRunner(plan.parse([unnamed_entry()]),
+                                    make_action)
+    runner.locate_servers(lambda server_id: ('host2 (ACTIVE)', 'web-9'))
+    assert (runner.record(1).now_on, runner.record(1).server) == (
+        'host2 (ACTIVE)', 'web-9')
