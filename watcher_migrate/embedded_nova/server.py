@@ -621,6 +621,9 @@ def main(argv=None):
         # services and thread pools (about 1 s per pool with MAX_IDLE_FOR
         # at 1 s); everything on disk lives in tmp_dir.
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if state['ready'] and not args.json:
+            sys.stdout.write('Embedded Nova stopped%s\n' % (
+                '; its log stays in %s' % log_file if log_file else '.'))
         sys.stdout.flush()
         sys.stderr.flush()
         # Nova leaves non-daemon executor threads behind: do not wait.
