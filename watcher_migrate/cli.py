@@ -698,6 +698,7 @@ class Tool(object):
                 'Nova to settle; no new action starts'
                 % (len(running), '' if len(running) == 1 else 's'))
             display.footer = 'aborting: waiting for Nova to settle'
+            display.aborting = True
             self._follow(done, runner, display)
         finally:
             if restore is not None:

@@ -19,10 +19,12 @@ as a log.
 """
 
 import logging
+import math
 import threading
 import time
 
 from watcher_migrate import plan_runner
+from watcher_migrate import tracking
 
 MIB = 1 << 20
 
@@ -30,6 +32,11 @@ MIB = 1 << 20
 LOG_PROGRESS_INTERVAL = 10.0
 
 _UP_AND_CLEAR = '\x1b[%dF\x1b[J'
+
+# Seconds without news from Nova after which a line says it waits for it.
+STALE_AFTER = 3.0
+# Phases in which the action, not Nova, is next to act.
+_NOT_WAITING = ('not started', tracking.COMPLETED)
 
 
 def table(headers, rows):
@@ -99,27 +106,82 @@ def summary_report(records, now=None):
                'seconds', 'reason'], rows), summary)
 
 
-def describe_progress(progress):
+def describe_progress(progress, now=None):
     """'running 45% (460/1024 MiB)', 'migrating 30%', or just the phase.
 
     None (the action is still in its pre-condition) reads 'checking'.
+    With ``now`` (wall time), a live copy whose rate is known moves on
+    from its last figures ('..., about 8 s left'), and a migration Nova
+    has said nothing new about for STALE_AFTER seconds says so ('...,
+    waiting for Nova (last figures 6 s ago)') instead of standing still.
     """
     if progress is None:
         return 'checking'
     # The tracker's phase before Nova has the request: execute has begun.
     text = 'starting' if progress.phase == 'not started' else progress.phase
+    waiting = None
     if progress.memory_total_bytes:
-        text += ' %d%% (%d/%d MiB)' % (
-            progress.percent or 0, progress.memory_processed_bytes // MIB,
-            progress.memory_total_bytes // MIB)
+        total = progress.memory_total_bytes
+        processed = progress.memory_processed_bytes
+        percent = progress.percent or 0
+        copying = (now is not None and progress.phase == 'running'
+                   and progress.figures_at is not None)
+        left = None
+        if copying and progress.copy_rate:
+            # Between two reads, the copy goes on at the rate Nova showed.
+            since = max(0.0, now - progress.figures_at)
+            processed = min(total, processed + progress.copy_rate * since)
+            percent = int(100 * processed // total)
+            left = (total - processed) / progress.copy_rate
+        text += ' %d%% (%d/%d MiB)' % (percent, processed // MIB,
+                                       total // MIB)
+        if left:
+            text += ', about %d s left' % math.ceil(left)
+        elif copying:
+            age = max(0.0, now - progress.figures_at)
+            # The copy is due to have ended (left == 0), or no rate moves
+            # the figures: either way the next word is Nova's.
+            if left is not None or age >= STALE_AFTER:
+                waiting = 'last figures %d s ago' % age
     elif progress.percent is not None:
         text += ' %d%%' % progress.percent
+    if waiting is None and now is not None and \
+            progress.read_at is not None and \
+            progress.phase not in _NOT_WAITING and \
+            now - progress.read_at >= STALE_AFTER:
+        waiting = 'last read %d s ago' % (now - progress.read_at)
+    if waiting:
+        text += ', waiting for Nova (%s)' % waiting
     return text
 
 
-def _status_line(record, now):
-    if record.state == plan_runner.RUNNING:
-        state = describe_progress(record.progress)
+def describe_abort(progress, cold):
+    """What an action being aborted waits for, from its last progress.
+
+    A cold migration cannot be stopped half-way: Nova must reach
+    VERIFY_RESIZE before it can be reverted.
+    """
+    phase = progress.phase if progress is not None else None
+    if phase is None or phase == 'not started':
+        return 'aborting'
+    if not cold:
+        return 'aborting: ' + describe_progress(progress)
+    if phase == tracking.FINISHED:
+        return 'aborting: reverting from VERIFY_RESIZE'
+    if phase in (tracking.REVERTING, 'resize_reverting'):
+        return 'aborting: reverting to the source'
+    if phase in tracking.COLD_IN_PROGRESS or \
+            phase in tracking.MOVE_TASK_STATES:
+        return 'aborting: waiting for VERIFY_RESIZE to revert (%s)' % phase
+    return 'aborting: ' + phase
+
+
+def _status_line(record, now, wall=None, aborting=False):
+    if record.state == plan_runner.RUNNING and aborting:
+        state = describe_abort(record.progress,
+                               record.migration_type == 'cold')
+    elif record.state == plan_runner.RUNNING:
+        state = describe_progress(record.progress, wall)
     else:
         state = record.state
     elapsed = record.elapsed(now)
@@ -136,10 +198,15 @@ class LiveDisplay(object):
     block stays whole.
     """
 
-    def __init__(self, stream, records, clock=time.monotonic):
+    def __init__(self, stream, records, clock=time.monotonic,
+                 wall_clock=time.time):
         self.stream = stream
         self.records = records
         self.clock = clock
+        self.wall_clock = wall_clock
+        # Set once the run is interrupted: lines say what aborting waits
+        # for.
+        self.aborting = False
         self._lines = 0
         # Re-entrant: a signal handler may write while a redraw is on.
         self._lock = threading.RLock()
@@ -151,8 +218,9 @@ class LiveDisplay(object):
             self._lines = 0
 
     def _draw(self):
-        now = self.clock()
-        lines = ['  ' + _status_line(r, now) for r in self.records]
+        now, wall = self.clock(), self.wall_clock()
+        lines = ['  ' + _status_line(r, now, wall, self.aborting)
+                 for r in self.records]
         lines.append('  (%s)' % self.footer)
         self.stream.write('\n'.join(lines) + '\n')
         self._lines = len(lines)
@@ -173,9 +241,10 @@ class LiveDisplay(object):
         """Leave the last state on screen, without the footer."""
         with self._lock:
             self._clear()
-            now = self.clock()
+            now, wall = self.clock(), self.wall_clock()
             for record in self.records:
-                self.stream.write('  %s\n' % _status_line(record, now))
+                self.stream.write('  %s\n' % _status_line(
+                    record, now, wall, self.aborting))
             self.stream.flush()
 
 
@@ -191,6 +260,7 @@ class LogDisplay(object):
         self._seen = {}
         self._lock = threading.RLock()
         self.footer = None  # only shown on a terminal
+        self.aborting = False
 
     def _emit(self, text):
         stamp = time.strftime('%H:%M:%S', time.localtime(self.wall_clock()))
@@ -207,13 +277,14 @@ class LogDisplay(object):
         if record.state == plan_runner.PENDING:
             return
         progress = record.progress
-        key = (record.state, progress.phase if progress else None)
+        key = (record.state, progress.phase if progress else None,
+               self.aborting)
         seen = self._seen.get(record.index)
         due = (record.state == plan_runner.RUNNING and seen is not None
                and now - seen[1] >= LOG_PROGRESS_INTERVAL)
         if seen is not None and seen[0] == key and not due:
             return
-        text = _status_line(record, now)
+        text = _status_line(record, now, self.wall_clock(), self.aborting)
         if record.state in plan_runner.FINAL and record.reason:
             text += ': ' + record.reason
         self._emit(text)

@@ -174,14 +174,22 @@ class EndPredictor(object):
     def readings(self):
         return len(self._points)
 
-    def end(self):
-        """Predicted wall time of the end of the copy, or None."""
+    def rate(self):
+        """Bytes the copy moves per second, or None until known."""
         if len(self._points) < 2:
             return None
         (t0, r0), (t1, r1) = self._points[0], self._points[-1]
         if t1 - t0 < MIN_SPAN or r1 >= r0:
             return None
-        return t1 + r1 / ((r0 - r1) / (t1 - t0))
+        return (r0 - r1) / (t1 - t0)
+
+    def end(self):
+        """Predicted wall time of the end of the copy, or None."""
+        rate = self.rate()
+        if rate is None:
+            return None
+        t1, r1 = self._points[-1]
+        return t1 + r1 / rate
 
 
 class LiveSchedule(object):

@@ -145,6 +145,12 @@ class Progress:
     memory_processed_bytes: int = 0
     memory_total_bytes: int = 0
     elapsed: float = 0.0
+    # For displays that move between reads: the wall time Nova wrote the
+    # memory figures (the record's updated_at), the copy's rate from two
+    # of them (bytes/s, None until known) and the wall time of the look.
+    figures_at: float = None
+    copy_rate: float = None
+    read_at: float = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -733,10 +739,21 @@ class MigrationTracker(object):
             percent = None
         phase = look.status or (look.server is not None
                                 and look.server.task_state) or 'starting'
+        figures_at = None
+        if total:
+            figures_at, _fine = end_prediction.parse_nova_time(
+                migration.updated_at)
+        predictor = self.schedule.predictor if self.schedule else None
         return Progress(phase=phase, percent=percent,
                         memory_processed_bytes=processed,
                         memory_total_bytes=total or 0,
-                        elapsed=now - self._started_at)
+                        elapsed=now - self._started_at,
+                        figures_at=figures_at,
+                        copy_rate=predictor.rate() if predictor else None,
+                        # Without asking the wall clock again: a call
+                        # each look would shift fake clocks in tests.
+                        read_at=self._started_wall
+                        + (now - self._started_at))
 
     # -- verdicts ---------------------------------------------------------
 

@@ -12,6 +12,7 @@
 
 """What the tool shows: progress text, live display, log lines, tables."""
 
+import dataclasses
 import io
 
 import pytest
@@ -158,3 +159,117 @@ def test_check_report_counts_each_verdict():
                 plan_runner.Verdict(record().plan_action, 'would fail')]
     assert console.check_report(verdicts).endswith(
         '2 actions: 1 ready, 0 would skip, 1 would fail')
+
+
+# -- progress that moves between reads -----------------------------------
+
+GIB = 1 << 30
+# A copy read at wall time 1000: a quarter of 1 GiB done, 64 MiB/s.
+COPYING = tracking.Progress(
+    'running', percent=25, memory_processed_bytes=GIB // 4,
+    memory_total_bytes=GIB, figures_at=1000.0, copy_rate=64.0 * MIB,
+    read_at=1000.0)
+
+
+def test_a_known_rate_moves_percent_and_eta_on_between_reads():
+    assert console.describe_progress(COPYING, now=1002.0) == \
+        'running 37% (384/1024 MiB), about 10 s left'
+
+
+def test_at_the_moment_of_the_read_the_figures_are_nova_s_own():
+    assert console.describe_progress(COPYING, now=1000.0) == \
+        'running 25% (256/1024 MiB), about 12 s left'
+
+
+def test_a_copy_past_its_predicted_end_waits_for_nova():
+    assert console.describe_progress(COPYING, now=1016.0) == \
+        'running 100% (1024/1024 MiB), waiting for Nova ' \
+        '(last figures 16 s ago)'
+
+
+def test_figures_without_a_rate_say_how_old_they_are_once_stale():
+    one_figure = dataclasses.replace(COPYING, copy_rate=None)
+    assert console.describe_progress(one_figure, now=1006.0) == \
+        'running 25% (256/1024 MiB), waiting for Nova ' \
+        '(last figures 6 s ago)'
+
+
+def test_fresh_figures_without_a_rate_are_shown_as_they_are():
+    one_figure = dataclasses.replace(COPYING, copy_rate=None)
+    assert console.describe_progress(one_figure, now=1001.0) == \
+        'running 25% (256/1024 MiB)'
+
+
+def test_a_phase_without_figures_says_when_nova_was_last_read():
+    cold = tracking.Progress('migrating', read_at=1000.0)
+    assert console.describe_progress(cold, now=1004.0) == \
+        'migrating, waiting for Nova (last read 4 s ago)'
+
+
+def test_a_completed_migration_does_not_wait_for_nova():
+    done = tracking.Progress('completed', read_at=1000.0)
+    assert console.describe_progress(done, now=1009.0) == 'completed'
+
+
+def test_the_live_display_extrapolates_with_its_wall_clock():
+    stream = io.StringIO()
+    wall = Clock(1004.0)
+    display = console.LiveDisplay(
+        stream, [record('running', COPYING, 90.0)], Clock(), wall)
+    display.refresh()
+    wall.now = 1008.0
+    display.refresh()
+    first, second = [line for line in stream.getvalue().splitlines()
+                     if '#1' in line]
+    assert ('running 50% (512/1024 MiB), about 8 s left' in first,
+            'running 75% (768/1024 MiB), about 4 s left' in second) == (
+        True, True)
+
+
+# -- what an interrupted action waits for ---------------------------------
+
+def cold_record(progress):
+    rec = record('running', progress, 90.0)
+    rec.plan_action.input_parameters['migration_type'] = 'cold'
+    return rec
+
+
+@pytest.mark.parametrize('phase,text', [
+    ('migrating', 'aborting: waiting for VERIFY_RESIZE to revert '
+                  '(migrating)'),
+    ('resize_migrating', 'aborting: waiting for VERIFY_RESIZE to revert '
+                         '(resize_migrating)'),
+    ('finished', 'aborting: reverting from VERIFY_RESIZE'),
+    ('reverting', 'aborting: reverting to the source'),
+])
+def test_an_interrupted_cold_migration_says_what_it_waits_for(phase, text):
+    stream = io.StringIO()
+    display = console.LiveDisplay(
+        stream, [cold_record(tracking.Progress(phase))], Clock())
+    display.aborting = True
+    display.refresh()
+    assert '#1 (u1) web-1 cold host1 -> host2: %s, 10 s' % text in \
+        stream.getvalue()
+
+
+def test_an_interrupted_live_migration_shows_its_last_figures():
+    stream = io.StringIO()
+    display = console.LiveDisplay(
+        stream, [record('running', COPYING, 90.0)], Clock(),
+        Clock(1002.0))
+    display.aborting = True
+    display.refresh()
+    assert 'live host1 -> host2: aborting: running 25% (256/1024 MiB), ' \
+        '10 s' in stream.getvalue()
+
+
+def test_the_log_display_writes_a_line_when_aborting_begins():
+    stream = io.StringIO()
+    display = console.LogDisplay(
+        stream, [cold_record(tracking.Progress('migrating'))], Clock(),
+        wall_clock=lambda: 0)
+    display.refresh()
+    display.aborting = True
+    display.refresh()
+    assert stream.getvalue().splitlines()[-1].endswith(
+        'aborting: waiting for VERIFY_RESIZE to revert (migrating), 10 s')

@@ -52,6 +52,14 @@ def test_two_readings_give_the_end_of_the_copy():
     assert abs(predictor.end() - (T0 + 2 + 17)) < 0.01
 
 
+def test_two_readings_give_the_copy_rate():
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, 2 * GIB - GIB // 10))
+    assert predictor.rate() is None
+    predictor.add(record(T0 + 2, 2 * GIB - 3 * GIB // 10))
+    assert abs(predictor.rate() - GIB / 10) < 1
+
+
 def test_readings_too_close_in_time_predict_nothing():
     predictor = end_prediction.EndPredictor()
     predictor.add(record(T0, GIB))

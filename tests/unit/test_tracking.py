@@ -111,3 +111,31 @@ def test_a_server_nova_shows_deleted_is_gone(tracker):
     del tracker.server_look     # the real one, without the shared feed
     look = tracker.server_look()
     assert look.server_gone and look.server is None
+
+
+def figures(at, processed):
+    stamp = '2027-01-15T08:00:%06.3f' % at
+    return nova_gateway.MigrationView(
+        id=7, status='running', memory_total_bytes=1 << 30,
+        memory_processed_bytes=processed,
+        memory_remaining_bytes=(1 << 30) - processed, updated_at=stamp)
+
+
+def test_progress_carries_the_time_of_nova_s_figures_and_the_rate():
+    request = parameters.MigrationRequest(
+        server_id='7a0c3d5e-0000-4000-8000-000000000001',
+        migration_type='live', source_node='compute-1',
+        destination_node='compute-2')
+    tracker = tracking.MigrationTracker(
+        None, request, options.Settings({}), clock=lambda: 50.0,
+        wall=lambda: 1800000100.0)
+    tracker.schedule = end_prediction.LiveSchedule(
+        0.2, 5.0, wall=lambda: 1800000100.0)
+    for at, processed in ((1.0, 100 << 20), (3.0, 300 << 20)):
+        record = figures(at, processed)
+        tracker.schedule.predictor.add(record)
+        tracker.log_progress(tracking.Look(migration=record, at=50.0))
+    progress = tracker.latest
+    # 1800000000 is 2027-01-15T08:00:00Z.
+    assert (progress.figures_at, progress.copy_rate, progress.read_at) == (
+        1800000003.0, 100 << 20, 1800000100.0)

@@ -10,9 +10,19 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""``python -m watcher_migrate.embedded_nova --hosts h1,h2``."""
+"""``python -m watcher_migrate.embedded_nova [--hosts h1,h2 | COMMAND]``.
 
-from watcher_migrate.embedded_nova import server
+Without a command, starts the cloud (server.py); with one of
+``commands.COMMANDS``, drives a running one (commands.py).
+"""
+
+import sys
+
+from watcher_migrate.embedded_nova import commands
 
 if __name__ == '__main__':
+    if sys.argv[1:2] and sys.argv[1] in commands.COMMANDS:
+        sys.exit(commands.main(sys.argv[1:]))
+    # Imported here: the commands need no nova.
+    from watcher_migrate.embedded_nova import server
     server.main()

@@ -177,7 +177,33 @@ class EmbeddedNova(object):
         self.auth_url = ready['auth_url']
         self.control_url = ready['control_url']
         self.pid = ready['pid']
-        info = self._control('GET', '/info')
+        self._take_info(self._control('GET', '/info'))
+        return self
+
+    @classmethod
+    def attach(cls, base_url, timeout=10):
+        """The cloud an earlier ``start`` (or a standalone run) serves.
+
+        :param base_url: ``http://127.0.0.1:PORT``, where the running
+            process serves ``/compute``, ``/identity`` and ``/_control``
+        :raises EmbeddedNovaError: nothing answers there like it
+        """
+        cloud = cls()
+        base_url = base_url.rstrip('/')
+        cloud.control_url = base_url + '/_control'
+        try:
+            info = cloud._control('GET', '/info', timeout=timeout)
+        except (OSError, ValueError, EmbeddedNovaError) as exc:
+            raise EmbeddedNovaError('no embedded Nova answers at %s: %s'
+                                    % (base_url, exc))
+        cloud.hosts = list(info['hosts'])
+        cloud.compute_url = info['compute_url']
+        cloud.auth_url = info['auth_url']
+        cloud.pid = info['pid']
+        cloud._take_info(info)
+        return cloud
+
+    def _take_info(self, info):
         auth = info['auth']
         self.username = auth['username']
         self.password = auth['password']
@@ -188,7 +214,10 @@ class EmbeddedNova(object):
         self.region_name = info['region_name']
         self.image_id = info['image_id']
         self.flavor_id = info['flavor_id']
-        return self
+
+    def shutdown(self):
+        """Ask the Nova process to stop (also one this object attached)."""
+        self._control('POST', '/shutdown', timeout=5)
 
     def _fail(self, message):
         raise EmbeddedNovaError('%s; log %s:\n%s'
@@ -390,8 +419,9 @@ class EmbeddedNova(object):
         """Set fake-driver behaviour for one server uuid or the default.
 
         Fields: live_duration, live_fail (None/'rollback'/'raise'),
-        memory_bytes, disk_bytes, progress_interval, cold_duration,
-        cold_fail (False/True/'rollback'), confirm_fail.
+        live_stall_at (None or the copy's fraction where it stops
+        converging), memory_bytes, disk_bytes, progress_interval,
+        cold_duration, cold_fail (False/True/'rollback'), confirm_fail.
         """
         body = dict(behaviour)
         body['instance'] = instance
@@ -455,6 +485,25 @@ class EmbeddedNova(object):
 
     def server(self, uuid):
         return self.compute('GET', '/servers/%s' % uuid)['server']
+
+    def servers(self):
+        """Every server of every project, with its details, by name."""
+        servers = self.compute('GET', '/servers/detail?all_tenants=1')
+        return sorted(servers['servers'], key=lambda s: (s['name'], s['id']))
+
+    def find_server(self, name_or_id):
+        """The uuid of the server with this uuid or (unique) name."""
+        matches = [s for s in self.servers()
+                   if name_or_id in (s['id'], s['name'])]
+        if not matches:
+            raise EmbeddedNovaError('no server named or with id %r'
+                                    % name_or_id)
+        if len(matches) > 1:
+            raise EmbeddedNovaError(
+                '%d servers are named %r (%s): give the id'
+                % (len(matches), name_or_id,
+                   ', '.join(s['id'] for s in matches)))
+        return matches[0]['id']
 
     def wait_for_server(self, uuid, status, host=None, timeout=60,
                         interval=0.25):

@@ -39,6 +39,11 @@ DEFAULT_BEHAVIOUR = {
     # ACTIVE on the source, as libvirt does) or 'raise' (migration
     # 'error', server ERROR).
     'live_fail': None,
+    # None, or the fraction of the memory copy (0 <= f < 1) at which a
+    # live migration stops converging: its figures stay there and it
+    # runs until aborted or force-completed, like a guest dirtying its
+    # memory faster than the copy.
+    'live_stall_at': None,
     # Figures written on the migration record while it runs.
     'memory_bytes': 1 << 30,
     'disk_bytes': 0,
@@ -106,6 +111,12 @@ class DriverRegistry(object):
                     raise ValueError('%s must be a number >= 0' % key)
         if fields.get('progress_interval', 1) == 0:
             raise ValueError('progress_interval must be > 0')
+        stall = fields.get('live_stall_at')
+        if stall is not None and (
+                isinstance(stall, bool) or
+                not isinstance(stall, (int, float)) or not 0 <= stall < 1):
+            raise ValueError('live_stall_at must be None or a number '
+                             '>= 0 and < 1')
 
     def configure(self, instance=None, **fields):
         """Set behaviour for one instance uuid, or the default (None)."""
@@ -222,12 +233,16 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
                         dest=dest, migration=getattr(migration, 'uuid', None))
         duration = float(behaviour['live_duration'])
         interval = float(behaviour['progress_interval'])
+        stall = behaviour['live_stall_at']
         start = time.monotonic()
         try:
             while True:
                 elapsed = time.monotonic() - start
                 fraction = 1.0 if duration <= 0 else min(1.0,
                                                          elapsed / duration)
+                stalled = stall is not None and fraction >= stall
+                if stalled:
+                    fraction = stall
                 try:
                     self._write_progress(migration, fraction, behaviour)
                 except Exception:
@@ -235,7 +250,9 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
                     pass
                 if fraction >= 1.0:
                     break
-                if control.wakeup.wait(min(interval, duration - elapsed)):
+                wait = interval if stalled else min(interval,
+                                                    duration - elapsed)
+                if control.wakeup.wait(wait):
                     break
         finally:
             REGISTRY.live_ended(uuid, control)

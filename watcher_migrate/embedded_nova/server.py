@@ -26,11 +26,14 @@ Routes on one HTTP port:
 Usage::
 
     python -m watcher_migrate.embedded_nova --hosts h1,h2,h3 \
-        [--port 0] [--ready-file PATH]
+        [--port 0] [--ready-file PATH] [--log-file PATH] [--json]
 
-A JSON line (endpoint, auth_url, control_url, hosts, pid) is printed on
-stdout, and written to the ready file, once the cloud serves requests.
-The process runs until SIGTERM, SIGINT or ``POST /_control/shutdown``.
+Once the cloud serves requests, what an operator needs is printed on
+stdout (the ``OS_*`` exports, a clouds.yaml entry, the commands of
+commands.py, how to stop it); a JSON line (endpoint, auth_url,
+control_url, hosts, pid) is written to the ready file, and printed
+instead with ``--json``. The process runs until SIGTERM, SIGINT or
+``POST /_control/shutdown``.
 
 Nova is imported only inside :func:`main`, after native threading has
 been chosen, so this module itself imports without nova.
@@ -53,6 +56,8 @@ import traceback
 import urllib.parse
 import uuid
 from wsgiref import simple_server
+
+from watcher_migrate.embedded_nova import commands
 
 LOG = logging.getLogger(__name__)
 
@@ -521,7 +526,10 @@ def _default_paste_config():
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
         prog='python -m watcher_migrate.embedded_nova',
-        description='Run the real Nova (fake virt driver) on 127.0.0.1.')
+        description='Run the real Nova (fake virt driver) on 127.0.0.1.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Once it runs, from another shell: %s COMMAND --help, with '
+        'COMMAND one of %s.' % (commands.PROG, ', '.join(commands.COMMANDS)))
     parser.add_argument('--hosts', default='host1,host2,host3',
                         help='comma-separated compute host names')
     parser.add_argument('--port', type=int, default=0,
@@ -536,6 +544,13 @@ def _parse_args(argv):
                         help='live migrations run at once, by all hosts '
                              'together (nova max_concurrent_live_migrations;'
                              ' default: nova\'s, 1)')
+    parser.add_argument('--log-file',
+                        help="write Nova's log to this file instead of "
+                        'stderr (default on a terminal: a file in /tmp, '
+                        'named at start-up)')
+    parser.add_argument('--json', action='store_true',
+                        help='print the ready JSON line instead of the '
+                        "operator's instructions")
     parser.add_argument('--log-level', default='INFO',
                         choices=('DEBUG', 'INFO', 'WARNING', 'ERROR'))
     args = parser.parse_args(argv)
@@ -546,6 +561,13 @@ def _parse_args(argv):
         # nova's 0 ("unlimited", deprecated) means 5 in threading mode.
         parser.error('--live-migration-slots must be >= 1')
     return args
+
+
+def _log_to_file(path):
+    """Send this process's stderr (Nova's log, tracebacks) to ``path``."""
+    handle = open(path, 'a')
+    os.dup2(handle.fileno(), sys.stderr.fileno())
+    handle.close()
 
 
 def _write_ready(path, ready):
@@ -559,6 +581,14 @@ def _write_ready(path, ready):
 def main(argv=None):
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     paste_config = args.api_paste_config or _default_paste_config()
+    log_file = args.log_file
+    if log_file is None and sys.stdout.isatty() and sys.stderr.isatty():
+        # Nova's INFO lines would bury the instructions on a terminal.
+        log_file = os.path.join(tempfile.gettempdir(),
+                                'watcher-migrate-embedded-nova-%d.log'
+                                % os.getpid())
+    if log_file:
+        _log_to_file(log_file)
 
     # Native threads: must be decided before anything imports nova.
     os.environ['OS_NOVA_DISABLE_EVENTLET_PATCHING'] = '1'
@@ -614,7 +644,11 @@ def main(argv=None):
         state['ready'] = True
         if args.ready_file:
             _write_ready(args.ready_file, ready)
-        sys.stdout.write(json.dumps(ready) + '\n')
+        if args.json:
+            sys.stdout.write(json.dumps(ready) + '\n')
+        else:
+            sys.stdout.write(commands.banner(gateway.info(), log_file)
+                             + '\n')
         sys.stdout.flush()
         LOG.warning('Embedded Nova ready in %.1f s at %s',
                     ready['startup_seconds'], base_url)
@@ -633,6 +667,9 @@ def main(argv=None):
     except BaseException:
         traceback.print_exc()
         exit_code = 1
+        if log_file:
+            sys.stdout.write('The embedded Nova failed to start; see %s\n'
+                             % log_file)
     finally:
         # Ignore further signals while cleaning up.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -644,6 +681,9 @@ def main(argv=None):
         # services and thread pools (about 1 s per pool with MAX_IDLE_FOR
         # at 1 s); everything on disk lives in tmp_dir.
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if state['ready'] and not args.json:
+            sys.stdout.write('Embedded Nova stopped%s\n' % (
+                '; its log stays in %s' % log_file if log_file else '.'))
         sys.stdout.flush()
         sys.stderr.flush()
         # Nova leaves non-daemon executor threads behind: do not wait.
