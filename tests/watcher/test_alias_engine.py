@@ -57,6 +57,16 @@ def stock_destination(value):
     return {'destination_node': value}
 
 
+def one_builtin_live_move(cloud, watcher):
+    """A new server on host1 and a plan of one built-in live migrate."""
+    server = cloud.create_server('host1')
+    plan = watcher.create_plan([deployment.Step(
+        server, 'live', 'host1', 'host2',
+        action_type=deployment.BUILTIN_MIGRATE)])
+    cloud.reset_requests()
+    return server, plan
+
+
 def test_the_alias_engine_runs_builtin_migrate_actions_with_the_plugin(
         cloud, watcher, mode):
     servers, steps, expected = deployment.four_moves(
@@ -78,11 +88,7 @@ def test_the_alias_engine_runs_builtin_migrate_actions_with_the_plugin(
 
 
 def test_the_default_engine_still_runs_the_builtin_migrate(cloud, watcher):
-    server = cloud.create_server('host1')
-    plan = watcher.create_plan([deployment.Step(
-        server, 'live', 'host1', 'host2',
-        action_type=deployment.BUILTIN_MIGRATE)])
-    cloud.reset_requests()
+    server, plan = one_builtin_live_move(cloud, watcher)
 
     watcher.run_applier('threading', [plan],
                         workflow_engine=deployment.TASKFLOW)
@@ -171,11 +177,7 @@ def test_a_node_uuid_nova_does_not_know_fails_naming_the_parameter(
 
 def test_an_invalid_plugin_option_stops_the_applier_at_start_naming_it(
         cloud, watcher):
-    server = cloud.create_server('host1')
-    plan = watcher.create_plan([deployment.Step(
-        server, 'live', 'host1', 'host2',
-        action_type=deployment.BUILTIN_MIGRATE)])
-    cloud.reset_requests()
+    server, plan = one_builtin_live_move(cloud, watcher)
 
     # The start-up sync loads every action plugin, nova_migrate with its
     # options included, before any plan runs.
@@ -192,11 +194,7 @@ def test_an_invalid_plugin_option_stops_the_applier_at_start_naming_it(
 
 def test_an_invalid_engine_option_fails_the_plan_before_any_move(
         cloud, watcher):
-    server = cloud.create_server('host1')
-    plan = watcher.create_plan([deployment.Step(
-        server, 'live', 'host1', 'host2',
-        action_type=deployment.BUILTIN_MIGRATE)])
-    cloud.reset_requests()
+    server, plan = one_builtin_live_move(cloud, watcher)
 
     result = watcher.run_applier('threading', [plan],
                                  workflow_engine=deployment.ALIAS_ENGINE,

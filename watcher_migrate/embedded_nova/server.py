@@ -112,6 +112,24 @@ def _read_json(environ):
     return json.loads(raw.decode('utf-8'))
 
 
+def _call_recorded(app, environ, start_response, entry):
+    """Call the WSGI ``app``, noting its status and end time in ``entry``."""
+    def recording_start_response(status, headers, exc_info=None):
+        entry['status'] = int(status.split(' ', 1)[0])
+        return start_response(status, headers, exc_info)
+
+    try:
+        app_iter = app(environ, recording_start_response)
+        try:
+            body = b''.join(app_iter)
+        finally:
+            if hasattr(app_iter, 'close'):
+                app_iter.close()
+    finally:
+        entry['end'] = time.time()
+    return [body]
+
+
 class _HTTPError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
@@ -222,20 +240,8 @@ class Gateway(object):
         environ['SCRIPT_NAME'] = environ.get('SCRIPT_NAME', '') + '/compute'
         environ['PATH_INFO'] = rest
 
-        def recording_start_response(status, headers, exc_info=None):
-            entry['status'] = int(status.split(' ', 1)[0])
-            return start_response(status, headers, exc_info)
-
-        try:
-            app_iter = self.compute_app(environ, recording_start_response)
-            try:
-                body = b''.join(app_iter)
-            finally:
-                if hasattr(app_iter, 'close'):
-                    app_iter.close()
-        finally:
-            entry['end'] = time.time()
-        return [body]
+        return _call_recorded(self.compute_app, environ, start_response,
+                              entry)
 
     # -- placement ---------------------------------------------------------
 
@@ -272,21 +278,8 @@ class Gateway(object):
         environ['SCRIPT_NAME'] = environ.get('SCRIPT_NAME', '') + '/placement'
         environ['PATH_INFO'] = rest or '/'
 
-        def recording_start_response(status, headers, exc_info=None):
-            entry['status'] = int(status.split(' ', 1)[0])
-            return start_response(status, headers, exc_info)
-
-        try:
-            app_iter = self.cloud.placement_app()(environ,
-                                                  recording_start_response)
-            try:
-                body = b''.join(app_iter)
-            finally:
-                if hasattr(app_iter, 'close'):
-                    app_iter.close()
-        finally:
-            entry['end'] = time.time()
-        return [body]
+        return _call_recorded(self.cloud.placement_app(), environ,
+                              start_response, entry)
 
     # -- identity ----------------------------------------------------------
 
