@@ -28,7 +28,6 @@ except ImportError:  # Watcher is not installed: tests, the CLI.
 
 if _watcher_exception is not None:
     _Base = _watcher_exception.WatcherException
-    _Skipped = _watcher_exception.ActionSkipped
     _ExecutionFailure = _watcher_exception.ActionExecutionFailure
 else:
     class _Base(Exception):
@@ -37,11 +36,15 @@ else:
         def __str__(self):
             return self.args[0] if self.args else self.__class__.__name__
 
-    class _Skipped(_Base):
-        """Stand-in for ``watcher.common.exception.ActionSkipped``."""
-
     class _ExecutionFailure(_Base):
         """Stand-in for ``watcher.common.exception.ActionExecutionFailure``."""
+
+# Watcher 15.0 added ActionSkipped (and the SKIPPED state); 13.x and 14.x
+# have neither, and their engine fails an action whose pre_condition raises.
+_Skipped = getattr(_watcher_exception, 'ActionSkipped', None)
+if _Skipped is None:
+    class _Skipped(_Base):
+        """Stand-in for ``watcher.common.exception.ActionSkipped``."""
 
 
 WATCHER_AVAILABLE = _watcher_exception is not None

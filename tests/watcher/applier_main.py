@@ -13,23 +13,24 @@
 """``watcher-applier``, started for a few action plans, then stopped.
 
 Run as a script by tests/watcher/deployment.py, one process per applier
-run. It starts exactly like ``watcher-applier``
-(``watcher.cmd.eventlet.applier:main``): importing ``watcher.cmd.eventlet``
-monkey patches the process with eventlet unless
-``OS_WATCHER_DISABLE_EVENTLET_PATCHING`` says not to, and picks the
-oslo.service backend to match; ``prepare_service`` parses watcher.conf; the
-``Syncer`` stores every action plugin's description; ``ApplierService``
-starts its RPC server (on the ``fake:/`` transport), heartbeat and service
-monitor. Then, instead of waiting for the API, it casts
-``launch_action_plan`` for each plan through ``ApplierAPI`` (what the API
-does when an operator starts a plan), waits until every plan is in a final
-state, stops the service and writes what it saw to ``--result-file``:
-the plans' final states, the wall time from launching the plans to all of
-them being final (``plans_wall_seconds``, with the epoch times
-``launched_at`` and ``finished_at``), and the applier process's CPU
-seconds (``getrusage(RUSAGE_SELF)``, user + system, every thread) in that
-window (``plans_cpu_seconds``) and since it started (``cpu_seconds``).
-The benchmark (bench/) reads them.
+run. It starts exactly like ``watcher-applier`` of the installed release
+(``watcher.cmd.eventlet.applier:main``, ``watcher.cmd.applier:main`` before
+15.0): importing ``watcher.cmd.eventlet`` (``watcher.cmd``) monkey patches
+the process with eventlet unless ``OS_WATCHER_DISABLE_EVENTLET_PATCHING``
+says not to (13.x patches always), and picks the oslo.service backend to
+match; ``prepare_service`` parses watcher.conf; the ``Syncer`` stores every
+action plugin's description; ``ApplierService`` (the plain ``Service`` of
+``ApplierManager`` before 16.0) starts its RPC server (on the ``fake:/``
+transport), heartbeat and (16.0+) service monitor. Then, instead of
+waiting for the API, it casts ``launch_action_plan`` for each plan through
+``ApplierAPI`` (what the API does when an operator starts a plan), waits
+until every plan is in a final state, stops the service and writes what
+it saw to ``--result-file``: the plans' final states, the wall time from
+launching the plans to all of them being final (``plans_wall_seconds``,
+with the epoch times ``launched_at`` and ``finished_at``), and the applier
+process's CPU seconds (``getrusage(RUSAGE_SELF)``, user + system, every
+thread) in that window (``plans_cpu_seconds``) and since it started
+(``cpu_seconds``). The benchmark (bench/) reads them.
 """
 
 import argparse
@@ -39,18 +40,35 @@ import sys
 import time
 
 # Before anything else, as in watcher-applier: this import decides between
-# eventlet and native threads for the whole process.
-from watcher.cmd.eventlet import applier as applier_cmd
+# eventlet and native threads for the whole process. The applier's module
+# moved to watcher.cmd.eventlet in 15.0; before, importing watcher.cmd
+# patched (13.x: always; 14.x: unless the variable says not to).
+try:
+    from watcher.cmd.eventlet import applier as applier_cmd
+except ImportError:  # Watcher <= 14.x
+    from watcher.cmd import applier as applier_cmd
 
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy
+from watcher.applier import manager as applier_manager
 from watcher.applier import rpcapi
-from watcher.applier import service as applier_service
 from watcher.applier import sync
 from watcher.common import context as watcher_context
 from watcher.common import service as watcher_service
-from watcher import eventlet as eventlet_helper
 from watcher import objects
+
+try:
+    from watcher.applier import service as applier_service
+except ImportError:  # Watcher <= 15.x: the plain Service, as its cmd does
+    applier_service = None
+try:
+    from watcher import eventlet as eventlet_helper
+    is_patched = eventlet_helper.is_patched
+except ImportError:  # Watcher 13.x: watcher.cmd patched unconditionally
+    import eventlet.patcher
+
+    def is_patched():
+        return eventlet.patcher.is_monkey_patched('thread')
 
 FINAL_STATES = ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SUPERSEDED',
                 'DELETED')
@@ -115,15 +133,21 @@ def cpu_seconds():
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    watcher_service.prepare_service(
-        [sys.argv[0], '--config-file', args.config_file,
-         '--log-file', args.log_file], applier_cmd.CONF)
+    # watcher-applier's own command line: the action loader of 13.x-16.x
+    # parses sys.argv again (loader/default.py, _reload_config), and would
+    # stop at this script's other options.
+    sys.argv[:] = [sys.argv[0], '--config-file', args.config_file,
+                   '--log-file', args.log_file]
+    watcher_service.prepare_service(sys.argv, applier_cmd.CONF)
     serialize_sqlite_transactions(enginefacade.writer.get_engine())
 
     sync.Syncer().sync()
-    applier = applier_service.ApplierService()
+    if applier_service is not None:
+        applier = applier_service.ApplierService()
+    else:
+        applier = watcher_service.Service(applier_manager.ApplierManager)
     applier.start()
-    result = {'eventlet_patched': eventlet_helper.is_patched()}
+    result = {'eventlet_patched': is_patched()}
     try:
         context = watcher_context.make_context(is_admin=True)
         api = rpcapi.ApplierAPI()

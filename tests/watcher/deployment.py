@@ -24,12 +24,17 @@ the run asks for, launches the given plans and exits once they are final.
 The test process then reads the outcome from the database.
 """
 
+import importlib
+from importlib import metadata
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 
+from oslo_db import exception as db_exception
+import sqlalchemy
 from watcher.common import context as watcher_context
 from watcher.common import exception
 from watcher.common import service as watcher_service
@@ -45,6 +50,41 @@ APPLIER_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 # eventlet (monkey patched) or on native threads.
 PATCHING_VARIABLE = 'OS_WATCHER_DISABLE_EVENTLET_PATCHING'
 MODES = {'threading': '1', 'eventlet': '0'}
+
+# What the installed release is and offers, read from its code. Its
+# engine modules read objects.action_plan at import (13.x-15.x): register
+# the objects first, as prepare_service does.
+WATCHER_VERSION = metadata.version('python-watcher')
+WATCHER_MAJOR = int(WATCHER_VERSION.split('.')[0])
+objects.register_all()
+base_engine = importlib.import_module(
+    'watcher.applier.workflow_engine.base')
+default_engine = importlib.import_module(
+    'watcher.applier.workflow_engine.default')
+# Native threads only where the engine picks taskflow's executor by
+# watcher.eventlet.is_patched() (16.0+, workflow_engine/default.py). In
+# 13.x-15.x it always runs "greenthreaded" and its action containers
+# eventlet.spawn the execute (workflow_engine/base.py): eventlet only.
+SUPPORTED_MODES = tuple(sorted(
+    ['eventlet'] + (['threading'] if hasattr(default_engine, 'eventlet_helper')
+                    else [])))
+# The mode of a run that needs one: Watcher 17's default where there is one.
+DEFAULT_MODE = 'threading' if 'threading' in SUPPORTED_MODES else 'eventlet'
+# The SKIPPED state and status_message came in 15.0: before, an action
+# whose pre_condition raises is FAILED, its reason only in the applier log.
+HAS_SKIPPED = hasattr(objects.action.State, 'SKIPPED')
+HAS_STATUS_MESSAGE = 'status_message' in objects.Action.fields
+# The plan's state once its actions ran and one of them FAILED: 13.x's
+# DefaultActionPlanHandler.execute (applier/action_plan/default.py) sets
+# SUCCEEDED whatever the actions did; 14.0 looks for FAILED actions.
+PLAN_STATE_WITH_A_FAILED_ACTION = 'FAILED' if WATCHER_MAJOR >= 14 \
+    else 'SUCCEEDED'
+# <= 15.x: each action's execute runs in a greenthread the engine kills
+# when the plan is cancelled, then taskflow's revert calls abort()
+# (workflow_engine/base.py, BaseTaskFlowActionContainer.execute, which
+# imports eventlet for it); 16.0+ let the running action finish and cancel
+# only the actions not started.
+CANCEL_KILLS_RUNNING_ACTION = hasattr(base_engine, 'eventlet')
 
 NOVA_MIGRATE = options.ENTRY_POINT
 BUILTIN_MIGRATE = 'migrate'
@@ -183,9 +223,11 @@ class Outcome(object):
 
     def __init__(self, action_plan, actions):
         self.state = action_plan.state
-        self.status_message = action_plan.status_message
+        # None where the release has no status_message (<= 14.x).
+        self.status_message = getattr(action_plan, 'status_message', None)
         self.action_states = [a.state for a in actions]
-        self.action_messages = [a.status_message for a in actions]
+        self.action_messages = [getattr(a, 'status_message', None)
+                                for a in actions]
 
     def __repr__(self):
         return ('<plan %s (%s); actions %s; messages %s>'
@@ -344,6 +386,34 @@ class Deployment(object):
                                'eventlet_patched=%s'
                                % (mode, result['eventlet_patched']))
         return result
+
+    def cancel(self, plan):
+        """Cancel an ONGOING plan as the API does: state CANCELLING.
+
+        ``PATCH /v1/action_plans/{uuid}`` with state CANCELLING
+        (api/controllers/v1/action_plan.py, the allowed transition ONGOING
+        -> CANCELLING) only saves the new state; the applier's engine
+        notices it in the database.
+        """
+        deadline = time.monotonic() + 30
+        while True:
+            # Eager: save() sends the update notification, which needs
+            # the audit and strategy loaded.
+            action_plan = objects.ActionPlan.get_by_uuid(
+                self.context, plan.uuid, eager=True)
+            assert action_plan.state == objects.action_plan.State.ONGOING, \
+                'cannot cancel a plan in state %s' % action_plan.state
+            action_plan.state = objects.action_plan.State.CANCELLING
+            try:
+                action_plan.save()
+                return
+            except (db_exception.DBError, sqlalchemy.exc.OperationalError):
+                # sqlite "database is locked": the applier wrote between
+                # our read and our write (see applier_main's
+                # serialize_sqlite_transactions); read again and retry.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     # -- reading the outcome -----------------------------------------------
 

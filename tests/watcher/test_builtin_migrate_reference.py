@@ -16,7 +16,8 @@ The built-in action (openstacksdk through Watcher's nova_helper, with the
 ``[nova]`` and ``[watcher_clients_auth]`` options of watcher.conf) and the
 plugin run the plan of test_applier_runs_nova_migrate, each on servers of
 its own, one after the other in one applier (in Watcher 17's default,
-native threading mode), against the same Nova.
+native threading mode, where the release has it; eventlet before 16.0),
+against the same Nova.
 """
 
 from tests.watcher import deployment
@@ -31,7 +32,7 @@ def test_builtin_migrate_and_nova_migrate_place_servers_alike(cloud,
     builtin_plan = watcher.create_plan(builtin_steps)
     plugin_plan = watcher.create_plan(plugin_steps)
 
-    watcher.run_applier('threading', [builtin_plan, plugin_plan])
+    watcher.run_applier(deployment.DEFAULT_MODE, [builtin_plan, plugin_plan])
 
     for plan in (builtin_plan, plugin_plan):
         outcome = watcher.outcome(plan)

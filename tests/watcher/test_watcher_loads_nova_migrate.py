@@ -18,11 +18,15 @@ the plugin's options under ``watcher_actions.nova_migrate``, re-reads the
 configuration files and hands the group's values to the action.
 """
 
+import sys
+
 from oslo_config import cfg
 import pytest
 
+from watcher.common import exception as watcher_exception
 from watcher.common.loader import default as watcher_loader
 from watcher_migrate import action
+from watcher_migrate import exceptions
 
 WATCHER_CONF = """\
 [watcher_actions.nova_migrate]
@@ -32,11 +36,15 @@ live_timeout = 3
 
 
 @pytest.fixture
-def conf(tmp_path):
+def conf(tmp_path, monkeypatch):
     path = tmp_path / 'watcher.conf'
     path.write_text(WATCHER_CONF)
+    # The command line of watcher-applier: the loader of 13.x-16.x re-parses
+    # it (_reload_config calls conf() without arguments: sys.argv).
+    monkeypatch.setattr(sys, 'argv',
+                        ['watcher-applier', '--config-file', str(path)])
     conf = cfg.ConfigOpts()
-    conf(['--config-file', str(path)], project='watcher')
+    conf(sys.argv[1:], project='watcher')
     return conf
 
 
@@ -60,3 +68,14 @@ def test_loading_the_plugin_keeps_watcher_conf_reloadable(conf):
     # mutate_config_files (oslo.service on SIGHUP) raises.
     assert conf.reload_config_files() is True
     conf.mutate_config_files()
+
+
+def test_the_plugins_errors_are_the_installed_watchers_own():
+    # Watcher stores str(e) only for its own exceptions. ActionSkipped
+    # exists from 15.0 on; before, a skip is a WatcherException like the
+    # rest (and the engine fails the action).
+    assert issubclass(exceptions.ActionFailed,
+                      watcher_exception.ActionExecutionFailure)
+    skipped = getattr(watcher_exception, 'ActionSkipped',
+                      watcher_exception.WatcherException)
+    assert issubclass(exceptions.ActionSkipped, skipped)
