@@ -97,6 +97,7 @@ class Migrate(action_base.BaseAction):
         self._abort_result = None
         self._checked = None
         self._resolved = None
+        self._nothing_to_do = None
         #: What a successful execute did, in words (for reports).
         self.result_message = None
 
@@ -187,7 +188,17 @@ class Migrate(action_base.BaseAction):
         request = self._resolve()
         server = self.gateway.get_server(request.server_id)
         request = self._fit_to(server, request)
-        self.check_movable(request, server)
+        try:
+            self.check_movable(request, server)
+        except exceptions.ActionSkipped as e:
+            if exceptions.SKIPS_UNDERSTOOD:
+                raise
+            # Watcher < 15 has no SKIPPED state and would fail the action
+            # (and the plan) for what needs no move: succeed without one.
+            LOG.warning('%s; this Watcher has no SKIPPED state: the action '
+                        'succeeds without moving the server', e)
+            self._nothing_to_do = str(e)
+            return
         self._checked = (time.monotonic(), server)
 
     def _fit_to(self, server, request):
@@ -286,6 +297,10 @@ class Migrate(action_base.BaseAction):
                 self._execute_done.set()
 
     def _execute(self, request):
+        if self._nothing_to_do is not None:
+            self.result_message = self._nothing_to_do
+            self._succeeded = True
+            return True
         server = self._recently_checked()
         if server is None:
             server = self.gateway.get_server(request.server_id)

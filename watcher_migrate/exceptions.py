@@ -42,12 +42,12 @@ else:
 # Watcher 15.0 added ActionSkipped (and the SKIPPED state); 13.x and 14.x
 # have neither, and their engine fails an action whose pre_condition raises.
 _Skipped = getattr(_watcher_exception, 'ActionSkipped', None)
+#: Whether whoever runs the action turns ActionSkipped into a skip: the
+#: applier of Watcher 15.0+, or this plugin's CLI (no Watcher).
+SKIPS_UNDERSTOOD = _watcher_exception is None or _Skipped is not None
 if _Skipped is None:
     class _Skipped(_Base):
         """Stand-in for ``watcher.common.exception.ActionSkipped``."""
-
-
-WATCHER_AVAILABLE = _watcher_exception is not None
 
 
 class MigrateError(_Base):

@@ -633,3 +633,25 @@ def test_a_paused_server_asked_to_move_cold_is_live_migrated(nova):
     assert nova.writes[0] == ('live_migrate', 'compute-2')
     assert nova.server['status'] == 'PAUSED'
     assert migrate.result_message.startswith('live migrated from compute-1')
+
+
+# -- Watcher releases without a SKIPPED state (13.x, 14.x) --------------------
+
+def test_without_a_skipped_state_nothing_to_do_succeeds_without_a_move(
+        nova, monkeypatch):
+    monkeypatch.setattr(exceptions, 'SKIPS_UNDERSTOOD', False)
+    nova.server['host'] = 'compute-2'
+    migrate = make(nova)
+    migrate.pre_condition()
+    assert migrate.execute() is True
+    migrate.post_condition()
+    assert nova.writes == []
+    assert migrate.result_message == (
+        'Server %s is already on destination compute-2' % UUID)
+
+
+def test_without_a_skipped_state_a_failure_still_fails(nova, monkeypatch):
+    monkeypatch.setattr(exceptions, 'SKIPS_UNDERSTOOD', False)
+    nova.server['task_state'] = 'rebooting'
+    with pytest.raises(exceptions.ActionFailed, match='task rebooting'):
+        make(nova).pre_condition()
