@@ -24,6 +24,7 @@ import novaclient
 import pytest
 
 from tests.watcher import deployment
+from tests.watcher import test_applier_runs_nova_migrate as runs
 from watcher import objects
 
 # As Nova echoes it in OpenStack-API-Version.
@@ -90,7 +91,7 @@ def test_the_alias_engine_runs_builtin_migrate_actions_with_the_plugin(
 def test_the_default_engine_still_runs_the_builtin_migrate(cloud, watcher):
     server, plan = one_builtin_live_move(cloud, watcher)
 
-    watcher.run_applier('threading', [plan],
+    watcher.run_applier(deployment.DEFAULT_MODE, [plan],
                         workflow_engine=deployment.TASKFLOW)
 
     assert watcher.outcome(plan).action_states == ['SUCCEEDED']
@@ -162,15 +163,15 @@ def test_a_node_uuid_nova_does_not_know_fails_naming_the_parameter(
                     'source_node': 'host1', 'destination_node': unknown})])
     cloud.reset_requests()
 
-    watcher.run_applier('threading', [plan],
-                        workflow_engine=deployment.ALIAS_ENGINE)
+    result = watcher.run_applier(deployment.DEFAULT_MODE, [plan],
+                                 workflow_engine=deployment.ALIAS_ENGINE)
 
     outcome = watcher.outcome(plan)
     assert outcome.action_states == ['FAILED'], outcome
-    assert outcome.action_messages == [
-        "Action failed in pre_condition: Invalid input parameters: "
-        "'destination_node': Nova has no compute node (hypervisor) with "
-        "UUID %s" % unknown], outcome
+    runs.assert_the_action_says(
+        outcome, result, 'Action failed in pre_condition: ',
+        "Invalid input parameters: 'destination_node': Nova has no compute "
+        "node (hypervisor) with UUID %s" % unknown)
     assert cloud.write_requests() == []
     assert deployment.placement(cloud, server) == ('host1', 'ACTIVE', None)
 
@@ -182,7 +183,7 @@ def test_an_invalid_plugin_option_stops_the_applier_at_start_naming_it(
     # The start-up sync loads every action plugin, nova_migrate with its
     # options included, before any plan runs.
     with pytest.raises(deployment.ApplierError) as error:
-        watcher.run_applier('threading', [plan],
+        watcher.run_applier(deployment.DEFAULT_MODE, [plan],
                             workflow_engine=deployment.ALIAS_ENGINE,
                             timeout_action='sometimes')
 
@@ -196,7 +197,7 @@ def test_an_invalid_engine_option_fails_the_plan_before_any_move(
         cloud, watcher):
     server, plan = one_builtin_live_move(cloud, watcher)
 
-    result = watcher.run_applier('threading', [plan],
+    result = watcher.run_applier(deployment.DEFAULT_MODE, [plan],
                                  workflow_engine=deployment.ALIAS_ENGINE,
                                  max_workers=0)
 

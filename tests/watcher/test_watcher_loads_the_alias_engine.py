@@ -19,6 +19,8 @@ builds ``migrate`` actions with this plugin, every other type as
 Watcher would.
 """
 
+import sys
+
 from oslo_config import cfg
 import pytest
 
@@ -53,8 +55,12 @@ class DbAction(object):
 def conf(tmp_path, monkeypatch):
     path = tmp_path / 'watcher.conf'
     path.write_text(WATCHER_CONF)
+    # The command line of watcher-applier: the loader of 13.x-16.x re-parses
+    # it (_reload_config calls conf() without arguments: sys.argv).
+    monkeypatch.setattr(sys, 'argv',
+                        ['watcher-applier', '--config-file', str(path)])
     conf = cfg.ConfigOpts()
-    conf(['--config-file', str(path)], project='watcher')
+    conf(sys.argv[1:], project='watcher')
     # Watcher's action loader is bound to the process-wide configuration,
     # which the applier tests of this session parse for themselves.
     monkeypatch.setattr(
