@@ -33,7 +33,6 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
 from placement import deploy as placement_deploy
-import sqlalchemy
 
 from watcher_migrate.embedded_nova import fake_driver
 
@@ -183,30 +182,6 @@ def register_driver():
     sys.modules.setdefault(fake_driver.NOVA_MODULE_NAME, fake_driver)
 
 
-def _begin_immediate(conn, cursor, statement, parameters, context,
-                     executemany):
-    if statement == 'BEGIN':
-        statement = 'BEGIN IMMEDIATE'
-    return statement, parameters
-
-
-def serialize_sqlite_transactions():
-    """Make every sqlite transaction of this process lock when it begins.
-
-    Nova's test fixtures keep each database in a sqlite file in WAL mode,
-    and oslo.db begins transactions with a plain ``BEGIN``: a transaction
-    that read, then writes after another one committed, fails at once
-    with "database is locked" (its snapshot is stale, sqlite cannot make
-    it wait). With several computes, the conductor and the API writing in
-    threads that happens now and then and fails a migration inside Nova.
-    ``BEGIN IMMEDIATE`` makes each transaction wait (busy timeout) for
-    the lock instead, as tests/watcher/applier_main.py does for Watcher.
-    """
-    sqlalchemy.event.listen(sqlalchemy.engine.Engine,
-                            'before_cursor_execute', _begin_immediate,
-                            retval=True)
-
-
 def boot(hosts, api_paste_config, log_level=logging.INFO,
          live_migration_slots=None):
     """Start Nova with one compute service per host; return the case.
@@ -215,8 +190,6 @@ def boot(hosts, api_paste_config, log_level=logging.INFO,
         for the whole process (None: nova's default, 1)
     """
     register_driver()
-    if nova_utils.concurrency_mode_threading():
-        serialize_sqlite_transactions()
     _ProcessLogging.level = log_level
     nova_fixtures.StandardLogging = _ProcessLogging
     if nova_utils.concurrency_mode_threading():
