@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 
+from oslo_config import cfg
 from oslo_db import exception as db_exception
 import sqlalchemy
 from watcher.common import context as watcher_context
@@ -438,6 +439,22 @@ class Deployment(object):
             return
         stored.description = description
         stored.save()
+
+
+def applier_conf(tmp_path, monkeypatch, text):
+    """A configuration parsed from ``text`` as watcher-applier parses it.
+
+    Its own ConfigOpts, not the process-wide one; sys.argv is the
+    applier's command line, which the loader of 13.x-16.x parses again
+    (_reload_config calls conf() without arguments).
+    """
+    path = tmp_path / 'watcher.conf'
+    path.write_text(text)
+    monkeypatch.setattr(sys, 'argv',
+                        ['watcher-applier', '--config-file', str(path)])
+    conf = cfg.ConfigOpts()
+    conf(sys.argv[1:], project='watcher')
+    return conf
 
 
 def _ini_lines(values):

@@ -18,11 +18,9 @@ the plugin's options under ``watcher_actions.nova_migrate``, re-reads the
 configuration files and hands the group's values to the action.
 """
 
-import sys
-
-from oslo_config import cfg
 import pytest
 
+from tests.watcher import deployment
 from watcher.common import exception as watcher_exception
 from watcher.common.loader import default as watcher_loader
 from watcher_migrate import action
@@ -37,14 +35,7 @@ live_timeout = 3
 
 @pytest.fixture
 def conf(tmp_path, monkeypatch):
-    path = tmp_path / 'watcher.conf'
-    path.write_text(WATCHER_CONF)
-    # The command line of watcher-applier: the loader of 13.x-16.x re-parses
-    # it (_reload_config calls conf() without arguments: sys.argv).
-    monkeypatch.setattr(sys, 'argv',
-                        ['watcher-applier', '--config-file', str(path)])
-    conf = cfg.ConfigOpts()
-    conf(sys.argv[1:], project='watcher')
+    conf = deployment.applier_conf(tmp_path, monkeypatch, WATCHER_CONF)
     return conf
 
 

@@ -19,11 +19,9 @@ builds ``migrate`` actions with this plugin, every other type as
 Watcher would.
 """
 
-import sys
-
-from oslo_config import cfg
 import pytest
 
+from tests.watcher import deployment
 from watcher.applier.loading import default as watcher_loading
 from watcher.applier.workflow_engine import default as watcher_engine
 from watcher.common.loader import default as watcher_loader
@@ -53,14 +51,7 @@ class DbAction(object):
 
 @pytest.fixture
 def conf(tmp_path, monkeypatch):
-    path = tmp_path / 'watcher.conf'
-    path.write_text(WATCHER_CONF)
-    # The command line of watcher-applier: the loader of 13.x-16.x re-parses
-    # it (_reload_config calls conf() without arguments: sys.argv).
-    monkeypatch.setattr(sys, 'argv',
-                        ['watcher-applier', '--config-file', str(path)])
-    conf = cfg.ConfigOpts()
-    conf(sys.argv[1:], project='watcher')
+    conf = deployment.applier_conf(tmp_path, monkeypatch, WATCHER_CONF)
     # Watcher's action loader is bound to the process-wide configuration,
     # which the applier tests of this session parse for themselves.
     monkeypatch.setattr(
