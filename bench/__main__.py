@@ -33,8 +33,8 @@ from bench import machine
 from bench import report
 from bench import runner
 from bench import workloads
-from tests.watcher import deployment
-from watcher_migrate.embedded_nova import client as embedded_client
+from embedded_nova import client as embedded_client
+from embedded_watcher import deployment
 
 NOVA_PYTHON_VARIABLE = 'WATCHER_MIGRATE_NOVA_PYTHON'
 

@@ -12,10 +12,10 @@
 
 """Run one workload with one variant through the real Watcher applier.
 
-The bench process plays Watcher's API (tests/watcher/deployment.py): it
+The bench process plays Watcher's API (embedded_watcher/deployment.py): it
 writes the action plan into Watcher's database, clears the embedded
 Nova's request log and driver events, starts one applier process
-(tests/watcher/applier_main.py) for the plan, and afterwards reads what
+(embedded_watcher/applier_main.py) for the plan, and afterwards reads what
 happened from three sources that the action under test cannot influence:
 the applier's report (wall time, CPU seconds), Watcher's action rows
 (state, ``updated_at``) and the embedded Nova's records (driver events,
@@ -26,7 +26,7 @@ applier.
 import os
 import time
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 from watcher import objects
 
 from bench import metrics

@@ -24,7 +24,7 @@ import sys
 
 import pytest
 
-from watcher_migrate.embedded_nova import client as embedded_client
+from embedded_nova import client as embedded_client
 
 HOSTS = ('host1', 'host2', 'host3', 'host4')
 PYTHON_VARIABLE = 'WATCHER_MIGRATE_NOVA_PYTHON'

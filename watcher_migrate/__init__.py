@@ -26,5 +26,8 @@ Layout:
   retries of transient errors.
 - ``waiting``: the one waiting primitive (deadline, backoff, cancel).
 - ``tracking``: following one migration in Nova to a final answer.
-- ``embedded_nova``: the real Nova on loopback for tests, demo and benchmark.
+
+The embedded real Nova (``embedded_nova``) and the Watcher deployment
+around it (``embedded_watcher``) used by the tests, demo and benchmark
+are packages of the repository, outside this one: they are not shipped.
 """

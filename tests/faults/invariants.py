@@ -33,8 +33,8 @@ stand, and:
 import re
 import time
 
+from embedded_nova import client as embedded_client
 from tests.faults import harness
-from watcher_migrate.embedded_nova import client as embedded_client
 
 # Migration statuses that are not final (live and cold).
 IN_PROGRESS = frozenset([

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from watcher_migrate.embedded_nova import demo
+from embedded_nova import demo
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -63,7 +63,7 @@ def test_each_migration_is_charged_its_moves_and_seen_once_landed(
 def test_the_demo_explains_its_costs_and_keeps_its_plan():
     env = dict(os.environ, PYTHONPATH=TOP)
     demo_run = subprocess.run(
-        [sys.executable, '-m', 'watcher_migrate.embedded_nova.demo'],
+        [sys.executable, '-m', 'embedded_nova.demo'],
         env=env, capture_output=True, text=True, timeout=600)
     out = demo_run.stdout
     assert demo_run.returncode == 0, out + demo_run.stderr

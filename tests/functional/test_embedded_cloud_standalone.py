@@ -12,7 +12,7 @@
 
 """The embedded cloud on its own, as an operator starts and drives it.
 
-``python -m watcher_migrate.embedded_nova --hosts ...`` in one process;
+``python -m embedded_nova --hosts ...`` in one process;
 what its banner says to paste, its sub-commands and ``watcher-migrate``
 in others, as from a second shell.
 """
@@ -24,8 +24,8 @@ import sys
 
 import pytest
 
+from embedded_nova import client
 from tests import embedded_cloud
-from watcher_migrate.embedded_nova import client
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -51,9 +51,9 @@ class Standalone(object):
         self.exports = exports
 
     def command(self, *argv):
-        """``python -m watcher_migrate.embedded_nova COMMAND ...``."""
+        """``python -m embedded_nova COMMAND ...``."""
         return subprocess.run(
-            [sys.executable, '-m', 'watcher_migrate.embedded_nova']
+            [sys.executable, '-m', 'embedded_nova']
             + list(argv), env=self.env, capture_output=True, text=True,
             timeout=TIMEOUT)
 
@@ -78,7 +78,7 @@ def standalone(tmp_path_factory):
     log = tmp_path_factory.mktemp('standalone') / 'nova.log'
     embedded_cloud.show_on_failure('standalone embedded Nova log: %s' % log)
     process = subprocess.Popen(
-        [python, '-m', 'watcher_migrate.embedded_nova', '--hosts',
+        [python, '-m', 'embedded_nova', '--hosts',
          ','.join(HOSTS), '--log-file', str(log)],
         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         cwd=TOP)
@@ -104,7 +104,7 @@ def test_the_banner_gives_every_os_variable_to_paste(standalone):
 
 def test_the_banner_says_how_to_stop_the_cloud(standalone):
     assert 'Stop it with Ctrl-C here, "python -m ' \
-        'watcher_migrate.embedded_nova stop", or kill %d.' % (
+        'embedded_nova stop", or kill %d.' % (
             standalone.process.pid) in standalone.banner
 
 
@@ -122,7 +122,7 @@ def test_create_server_on_an_unknown_host_names_the_option(standalone):
     before = len(standalone.cloud().servers())
     result = standalone.command('create-server', '--host', 'host9')
     assert (result.returncode, result.stderr.strip()) == (
-        1, 'python -m watcher_migrate.embedded_nova: error: --host host9: '
+        1, 'python -m embedded_nova: error: --host host9: '
            'not a host of this cloud (host1, host2)')
     assert len(standalone.cloud().servers()) == before
 

@@ -12,7 +12,7 @@
 
 """The demo's account of what each migration cost Nova."""
 
-from watcher_migrate.embedded_nova import demo
+from embedded_nova import demo
 
 WEB = 'aaaaaaaa-0000-0000-0000-000000000001'
 BATCH = 'bbbbbbbb-0000-0000-0000-000000000002'

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from watcher_migrate.embedded_nova import client
+from embedded_nova import client
 
 
 def test_a_call_without_answer_names_the_request_it_waited_for():

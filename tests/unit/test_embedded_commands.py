@@ -14,7 +14,7 @@
 
 import pytest
 
-from watcher_migrate.embedded_nova import commands
+from embedded_nova import commands
 
 INFO = {'auth_url': 'http://127.0.0.1:4242/identity/v3',
         'compute_url': 'http://127.0.0.1:4242/compute/v2.1',

@@ -19,8 +19,8 @@ python-watcher the tests fail or error out.
 
 import pytest
 
+from embedded_watcher import deployment as watcher_deployment
 from tests import embedded_cloud
-from tests.watcher import deployment as watcher_deployment
 
 HOSTS = embedded_cloud.HOSTS
 

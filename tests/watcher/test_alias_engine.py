@@ -23,7 +23,7 @@ never sends, and sends its moves at the microversion it negotiated.
 import novaclient
 import pytest
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 from tests.watcher import test_applier_runs_nova_migrate as runs
 from watcher import objects
 

@@ -19,7 +19,7 @@ recorded: the plan's state, each action's state and status_message, and
 where Nova put the servers.
 """
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 from watcher_migrate import action
 
 

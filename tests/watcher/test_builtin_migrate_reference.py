@@ -20,7 +20,7 @@ native threading mode, where the release has it; eventlet before 16.0),
 against the same Nova.
 """
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 
 
 def test_builtin_migrate_and_nova_migrate_place_servers_alike(cloud,

@@ -43,7 +43,7 @@ VERIFY_RESIZE.
 import concurrent.futures
 import time
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 
 # How long the fake driver holds the first migration: long enough for the
 # cancel to land while it runs.

@@ -30,9 +30,9 @@ of other tests there.
 
 import pytest
 
+from embedded_watcher import audits
+from embedded_watcher import deployment
 from tests import embedded_cloud
-from tests.watcher import audits
-from tests.watcher import deployment
 
 HOSTS = ('host1', 'host2', 'host3')
 MAINTAINED = 'host1'

@@ -20,7 +20,7 @@ configuration files and hands the group's values to the action.
 
 import pytest
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 from watcher.common import exception as watcher_exception
 from watcher.common.loader import default as watcher_loader
 from watcher_migrate import action

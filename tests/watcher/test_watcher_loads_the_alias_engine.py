@@ -21,7 +21,7 @@ Watcher would.
 
 import pytest
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 from watcher.applier.loading import default as watcher_loading
 from watcher.applier.workflow_engine import default as watcher_engine
 from watcher.common.loader import default as watcher_loader

@@ -12,7 +12,7 @@
 
 """``watcher-applier``, started for a few action plans, then stopped.
 
-Run as a script by tests/watcher/deployment.py, one process per applier
+Run as a script by embedded_watcher/deployment.py, one process per applier
 run. It starts exactly like ``watcher-applier`` of the installed release
 (``watcher.cmd.eventlet.applier:main``, ``watcher.cmd.applier:main`` before
 15.0): importing ``watcher.cmd.eventlet`` (``watcher.cmd``) monkey patches

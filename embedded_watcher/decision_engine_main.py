@@ -12,8 +12,9 @@
 
 """``watcher-decision-engine``, started for one ONESHOT audit, then stopped.
 
-Run as a script by tests/watcher/test_stock_strategy.py. It starts like
-``watcher-decision-engine`` (``watcher.cmd.eventlet.decisionengine:main``):
+Run as a script by audits.py (for tests/watcher/test_stock_strategy.py).
+It starts like ``watcher-decision-engine``
+(``watcher.cmd.eventlet.decisionengine:main``):
 the import of ``watcher.cmd.eventlet`` picks eventlet or native threads
 from ``OS_WATCHER_DISABLE_EVENTLET_PATCHING``, ``prepare_service`` parses
 watcher.conf, the decision engine's ``Syncer`` stores the goals and

@@ -25,7 +25,7 @@ Routes on one HTTP port:
 
 Usage::
 
-    python -m watcher_migrate.embedded_nova --hosts h1,h2,h3 \
+    python -m embedded_nova --hosts h1,h2,h3 \
         [--port 0] [--ready-file PATH] [--log-file PATH] [--json]
 
 Once the cloud serves requests, what an operator needs is printed on
@@ -57,7 +57,7 @@ import urllib.parse
 import uuid
 from wsgiref import simple_server
 
-from watcher_migrate.embedded_nova import commands
+from embedded_nova import commands
 
 LOG = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ class Gateway(object):
         return count
 
     def _control(self, environ, start_response, rest):
-        from watcher_migrate.embedded_nova import fake_driver
+        from embedded_nova import fake_driver
         registry = fake_driver.REGISTRY
         method = environ.get('REQUEST_METHOD', 'GET')
         rest = rest.rstrip('/')
@@ -485,7 +485,7 @@ def _thread_stacks(frames=8):
 
 def _flavor_id():
     try:
-        from watcher_migrate.embedded_nova import nova_cloud
+        from embedded_nova import nova_cloud
     except ImportError:
         return None
     return nova_cloud.FLAVOR_ID
@@ -518,7 +518,7 @@ def _default_paste_config():
 
 def _parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog='python -m watcher_migrate.embedded_nova',
+        prog='python -m embedded_nova',
         description='Run the real Nova (fake virt driver) on 127.0.0.1.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog='Once it runs, from another shell: %s COMMAND --help, with '
@@ -612,7 +612,7 @@ def main(argv=None):
         # eventlet (oslo.messaging, futurist...).
         from nova import monkey_patch
         monkey_patch.patch()
-        from watcher_migrate.embedded_nova import nova_cloud
+        from embedded_nova import nova_cloud
         cloud = nova_cloud.boot(args.hosts, paste_config,
                                 getattr(logging, args.log_level),
                                 args.live_migration_slots)

@@ -10,15 +10,19 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The real OpenStack Nova on loopback, for functional tests and demos.
+"""``python -m embedded_nova [--hosts h1,h2 | COMMAND]``.
 
-:class:`EmbeddedNova` (stdlib only) starts ``python -m
-watcher_migrate.embedded_nova`` in a child process: the real Nova API,
-conductor, scheduler, Placement and one nova-compute per host with a
-scriptable fake virt driver, served over HTTP on 127.0.0.1 with a minimal
-Keystone in front of it.
+Without a command, starts the cloud (server.py); with one of
+``commands.COMMANDS``, drives a running one (commands.py).
 """
 
-from watcher_migrate.embedded_nova.client import EmbeddedNova
+import sys
 
-__all__ = ['EmbeddedNova']
+from embedded_nova import commands
+
+if __name__ == '__main__':
+    if sys.argv[1:2] and sys.argv[1] in commands.COMMANDS:
+        sys.exit(commands.main(sys.argv[1:]))
+    # Imported here: the commands need no nova.
+    from embedded_nova import server
+    server.main()

@@ -18,7 +18,7 @@ like the applier's) instead of from the test. Its database is a file of
 its own, created by ``watcher-db-manage create_schema`` as an operator
 would, and filled by the decision engine's start-up sync (goals and
 strategies of the installed plugins): the hand-made goal and strategy of
-the session's :class:`~tests.watcher.deployment.Deployment` would be
+the session's :class:`~embedded_watcher.deployment.Deployment` would be
 soft-deleted, and their plans cancelled, by that sync. The test process
 never opens this database with Watcher's objects (their engine is bound
 to the session's database); it reads and updates it with sqlite3.
@@ -29,7 +29,7 @@ import os
 import sqlite3
 import subprocess
 
-from tests.watcher import deployment
+from embedded_watcher import deployment
 
 DECISION_ENGINE_MAIN = os.path.join(
     os.path.dirname(os.path.abspath(__file__)), 'decision_engine_main.py')

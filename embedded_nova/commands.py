@@ -12,16 +12,16 @@
 
 """The operator's commands for a running embedded Nova.
 
-``python -m watcher_migrate.embedded_nova --hosts h1,h2`` starts the cloud
+``python -m embedded_nova --hosts h1,h2`` starts the cloud
 and prints what to paste into another shell; these sub-commands then
 drive it from there::
 
-    python -m watcher_migrate.embedded_nova create-server --host h1 \
+    python -m embedded_nova create-server --host h1 \
         [--name web-1] [--stopped | --paused]
-    python -m watcher_migrate.embedded_nova set-migration SERVER|--all \
+    python -m embedded_nova set-migration SERVER|--all \
         [--lasts SECONDS] [--fail rollback|error] [--never-converge] ...
-    python -m watcher_migrate.embedded_nova servers
-    python -m watcher_migrate.embedded_nova stop
+    python -m embedded_nova servers
+    python -m embedded_nova stop
 
 They find the cloud through ``--url`` or the ``OS_AUTH_URL`` the start-up
 banner gave. Standard library only: no nova needed on this side.
@@ -32,9 +32,9 @@ import os
 import sys
 import urllib.parse
 
-from watcher_migrate.embedded_nova import client
+from embedded_nova import client
 
-PROG = 'python -m watcher_migrate.embedded_nova'
+PROG = 'python -m embedded_nova'
 COMMANDS = ('create-server', 'set-migration', 'servers', 'stop')
 # The copy's fraction where --never-converge holds a live migration, and
 # how long it takes to get there when --lasts is not given.

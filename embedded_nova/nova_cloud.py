@@ -34,7 +34,7 @@ from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
 from placement import deploy as placement_deploy
 
-from watcher_migrate.embedded_nova import fake_driver
+from embedded_nova import fake_driver
 
 LOG = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ operator would (a subprocess configured by OS_* variables), and prints the
 final placement, then what the migrations cost Nova: its requests per
 server and how long after each landing the tool saw it, from the
 embedded Nova's request log and driver events. The plan and config stay
-in a directory named at the end. Run with ``python -m
-watcher_migrate.embedded_nova.demo`` (the README's first command does it
+in a directory named at the end. Run with ``python -m embedded_nova.demo``
+from the top of the repository (the README's first command does it
 through tox).
 """
 
@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 
-from watcher_migrate.embedded_nova import client
+from embedded_nova import client
 
 HOSTS = ('host1', 'host2', 'host3', 'host4')
 

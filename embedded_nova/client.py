@@ -140,16 +140,17 @@ class EmbeddedNova(object):
         if self._own_log:
             self.log_file = os.path.join(self._tmp_dir, 'nova.log')
         ready_file = os.path.join(self._tmp_dir, 'ready.json')
-        # Child must find this package even when it is not installed.
+        # This package is never installed (it is not in the plugin's
+        # wheel): the child finds it in the directory that holds it.
         package_root = os.path.dirname(os.path.dirname(
-            os.path.dirname(os.path.abspath(__file__))))
+            os.path.abspath(__file__)))
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(
             [package_root] + [p for p in
                               env.get('PYTHONPATH', '').split(os.pathsep)
                               if p])
         env.pop('OS_DEBUG', None)
-        cmd = [self.python, '-m', 'watcher_migrate.embedded_nova',
+        cmd = [self.python, '-m', 'embedded_nova',
                '--hosts', ','.join(self.hosts), '--port', str(self.port),
                '--ready-file', ready_file, '--parent-pid', str(os.getpid())]
         if self.live_migration_slots is not None:

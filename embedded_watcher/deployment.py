@@ -10,9 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A Watcher deployment around the embedded Nova, for tests/watcher.
+"""A Watcher deployment around the embedded Nova (tests/watcher, bench).
 
-The test process plays Watcher's API and decision engine: it writes
+The test (or bench) process plays Watcher's API and decision engine: it writes
 watcher.conf, creates the sqlite database (a file, in WAL mode, so that
 several processes can use it) with Watcher's schema, and creates the goal,
 strategy, audit, action plans and actions with Watcher's own objects. It is
@@ -21,7 +21,7 @@ never monkey patched.
 Each applier run is a child process (applier_main.py) that starts like
 ``watcher-applier`` from a watcher.conf of its own, in the threading mode
 the run asks for, launches the given plans and exits once they are final.
-The test process then reads the outcome from the database.
+The calling process then reads the outcome from the database.
 """
 
 import importlib
