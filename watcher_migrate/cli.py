@@ -686,7 +686,7 @@ class Tool(object):
         if threading.current_thread() is threading.main_thread():
             # Stopping half-way would leave migrations running: a second
             # Ctrl-C only says so.
-            def again(signum, frame):
+            def again(_signum, _frame):
                 display.write_above('Still aborting: waiting for Nova to '
                                     'settle (kill -9 would leave '
                                     'migrations running)')

@@ -111,7 +111,6 @@ class MigrationView:
     status: str
     migration_type: str = None
     source_compute: str = None
-    dest_compute: str = None
     uuid: str = None
     instance_uuid: str = None
     created_at: str = None
@@ -119,9 +118,6 @@ class MigrationView:
     memory_total_bytes: int = None
     memory_processed_bytes: int = None
     memory_remaining_bytes: int = None
-    disk_total_bytes: int = None
-    disk_processed_bytes: int = None
-    disk_remaining_bytes: int = None
 
     @classmethod
     def from_nova(cls, migration):
@@ -142,11 +138,6 @@ class ServiceView:
     state: str
     forced_down: bool = False
     disabled_reason: str = None
-
-    @property
-    def usable(self):
-        return (self.status == 'enabled' and self.state == 'up'
-                and not self.forced_down)
 
 
 class WriteOutcomeUnknown(Exception):

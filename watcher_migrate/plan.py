@@ -95,9 +95,6 @@ class Plan:
     def action(self, index):
         return self.actions[index - 1]
 
-    def children(self, index):
-        return [a for a in self.actions if index in a.parents]
-
 
 def load(path):
     """Read and validate a plan file (JSON, or YAML if PyYAML is present).

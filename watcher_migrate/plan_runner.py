@@ -240,7 +240,6 @@ class ActionRecord:
     ended_at: float = None
     action: object = None
     now_on: str = None
-    abort_result: object = None
     #: The server's name as Nova gave it (pre_condition's read, or the
     #: read of where it ended up).
     server_name: str = None
@@ -509,11 +508,10 @@ class PlanRunner(object):
     @staticmethod
     def _abort_one(record):
         try:
-            record.abort_result = record.action.abort()
+            record.action.abort()
         except Exception as e:
             LOG.error('Action %s: abort failed: %s', record.label,
                       reason_of(e))
-            record.abort_result = e
 
     def wait_aborted(self, timeout=None):
         for thread in self._abort_threads:

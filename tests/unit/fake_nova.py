@@ -239,7 +239,7 @@ class FakeNova(object):
 def _views(migrations):
     return [nova_gateway.MigrationView(
         id=m.id, status=m.status, migration_type=m.kind,
-        source_compute=m.source, dest_compute=m.dest) for m in migrations]
+        source_compute=m.source) for m in migrations]
 
 
 class _Error(Exception):

@@ -354,8 +354,9 @@ def test_the_compute_service_states_are_read(nova):
          'status': 'disabled', 'state': 'up', 'forced_down': False,
          'disabled_reason': 'maintenance', 'zone': 'nova'}]})
     service = gateway().get_compute_service('compute-2')
-    assert not service.usable
-    assert service.disabled_reason == 'maintenance'
+    assert (service.status, service.state, service.forced_down,
+            service.disabled_reason) == ('disabled', 'up', False,
+                                         'maintenance')
 
 
 def test_actions_checking_services_at_once_share_one_listing(nova):
@@ -404,8 +405,8 @@ def test_a_service_is_read_afresh_by_each_action_after_the_last(nova):
             {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-1',
              'status': status, 'state': 'up', 'forced_down': False,
              'zone': 'nova'}]}} for status in ('enabled', 'disabled')])
-    assert gateway().get_compute_service('compute-1').usable
-    assert not gateway().get_compute_service('compute-1').usable
+    assert gateway().get_compute_service('compute-1').status == 'enabled'
+    assert gateway().get_compute_service('compute-1').status == 'disabled'
     assert services.call_count == 2
 
 
