@@ -16,7 +16,9 @@ Each test names one behaviour; tests/functional repeats the ones that
 involve Nova against the real Nova."""
 
 import threading
+import time
 
+from novaclient import exceptions as nova_exceptions
 import pytest
 
 from tests.unit import fake_nova
@@ -658,3 +660,63 @@ def test_without_a_skipped_state_a_failure_still_fails(nova, monkeypatch):
     nova.server['task_state'] = 'rebooting'
     with pytest.raises(exceptions.ActionFailed, match='task rebooting'):
         make(nova).pre_condition()
+
+
+# -- a failing source of observation -----------------------------------------
+
+def test_progress_nova_refuses_to_give_does_not_end_the_migration(
+        nova, caplog):
+    # Nova 34 under [api] response_validation = error answers 400 to the
+    # progress read of a migration without block copy.
+    reads = []
+
+    def refused(server_id, *args):
+        reads.append(server_id)
+        raise nova_exceptions.BadRequest(
+            400, 'Invalid output: disk_processed_bytes 0 is less than 1')
+
+    nova.list_live_migrations_in_progress = refused
+    nova.get_live_migration = refused
+    assert make(nova).execute() is True
+    assert nova.server['host'] == 'compute-2'
+    assert not [w for w in nova.writes if w[0] == 'abort']
+    assert len(reads) == 1
+    warnings = [r for r in caplog.records
+                if 'cannot give the progress' in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_progress_nova_refuses_leaves_post_condition_nothing_to_stop(nova):
+    def refused(server_id, *args):
+        raise nova_exceptions.BadRequest(400, 'Invalid output')
+
+    nova.list_live_migrations_in_progress = refused
+    migrate = make(nova)
+    assert migrate.execute() is True
+    writes = list(nova.writes)
+    migrate.post_condition()
+    assert nova.writes == writes
+
+
+def test_abort_during_409_retries_returns_at_once_and_starts_nothing(nova):
+    nova.conflicts = 10 ** 6
+    migrate = make(nova, {'api_retry_timeout': 60})
+    failures = []
+
+    def run():
+        try:
+            migrate.execute()
+        except exceptions.ActionFailed as e:
+            failures.append(str(e))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not nova.writes:
+        threading.Event().wait(0.01)
+    started = time.monotonic()
+    assert migrate.abort() is True
+    assert time.monotonic() - started < 5
+    worker.join(5)
+    assert not worker.is_alive()
+    assert failures and 'aborted before it started' in failures[0]
+    assert not nova.migrations
