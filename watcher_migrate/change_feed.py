@@ -100,7 +100,6 @@ class SharedRead(object):
         self._done = -1.0       # clock() at which the last good read began
         self._answer = None
         self._error = None      # (started, exception) of the last read
-        self.requests = 0
 
     def get(self, read, max_age=0.0, not_before=None):
         """The answer of ``read(*self._begin())``, fresh enough.
@@ -142,7 +141,6 @@ class SharedRead(object):
                 self._cond.notify_all()
             raise
         with self._cond:
-            self.requests += 1
             self._end(answer, started, begun)
             self._answer = answer
             self._polling = False
