@@ -23,8 +23,8 @@ import math
 import threading
 import time
 
+from watcher_migrate import phases
 from watcher_migrate import plan_runner
-from watcher_migrate import tracking
 
 MIB = 1 << 20
 
@@ -36,7 +36,7 @@ _UP_AND_CLEAR = '\x1b[%dF\x1b[J'
 # Seconds without news from Nova after which a line says it waits for it.
 STALE_AFTER = 3.0
 # Phases in which the action, not Nova, is next to act.
-_NOT_WAITING = ('not started', tracking.COMPLETED)
+_NOT_WAITING = ('not started', phases.COMPLETED)
 
 
 def table(headers, rows):
@@ -166,12 +166,12 @@ def describe_abort(progress, cold):
         return 'aborting'
     if not cold:
         return 'aborting: ' + describe_progress(progress)
-    if phase == tracking.FINISHED:
+    if phase == phases.FINISHED:
         return 'aborting: reverting from VERIFY_RESIZE'
-    if phase in (tracking.REVERTING, 'resize_reverting'):
+    if phase in (phases.REVERTING, 'resize_reverting'):
         return 'aborting: reverting to the source'
-    if phase in tracking.COLD_IN_PROGRESS or \
-            phase in tracking.MOVE_TASK_STATES:
+    if phase in phases.COLD_IN_PROGRESS or \
+            phase in phases.MOVE_TASK_STATES:
         return 'aborting: waiting for VERIFY_RESIZE to revert (%s)' % phase
     return 'aborting: ' + phase
 

@@ -24,6 +24,8 @@ due, and backoff where Nova gives no figures.
 import datetime
 import threading
 
+from watcher_migrate import waiting
+
 # Nova's conductor, scheduler and the destination's preparation take
 # about this long before a copy can have begun: the first look waits.
 FIRST_LOOK = 1.0
@@ -210,8 +212,9 @@ class LiveSchedule(object):
         # Before the copy runs, looks back off from here (the first look's
         # delay): queued and preparing can last, and decide nothing.
         self.start = max(floor, start or floor)
-        self._phase = None
-        self._interval = None
+        # Between the looks at the predicted end, the same backoff as
+        # every other wait, each phase starting from its own interval.
+        self._backoff = waiting.PollSchedule(floor, cap)
         self._target = None     # the wall time of the look at the end
         self._overdue = False   # the look at the end came too early
         self._ending_since = None   # wall time the end became due
@@ -230,15 +233,6 @@ class LiveSchedule(object):
         return self._overdue and self._ending_since is not None and \
             self.wall() - self._ending_since >= FIGURES_AGAIN_AFTER
 
-    def _backoff(self, phase, start):
-        """Back off from ``start`` while ``phase`` stays the same."""
-        if phase != self._phase or self._interval is None:
-            self._phase = phase
-            self._interval = start
-        else:
-            self._interval = min(self.cap, self._interval * 1.6)
-        return self._interval
-
     def next_delay(self, look):
         self.urgent = self.late = False
         now = self.wall()
@@ -251,10 +245,11 @@ class LiveSchedule(object):
         end = self.predictor.end()
         if end is None:
             if self.predictor.readings == 0:
-                return self._backoff('not copying', self.start)
+                return self._backoff.backoff('not copying', self.start)
             # One figure (the next makes the rate), or no progress: the
             # figures are worth reading again once Nova has rewritten them.
-            return self._backoff('copying', max(self.floor, SECOND_READING))
+            return self._backoff.backoff('copying',
+                                         max(self.floor, SECOND_READING))
         if self.predictor.precise:
             target = end + self.lag.seconds
         else:
@@ -266,17 +261,18 @@ class LiveSchedule(object):
             late_for = now - self._ending_since
             if late_for < ENDING_URGENT:
                 self.urgent = True
-                return min(self._backoff('ending', self.floor),
+                return min(self._backoff.backoff('ending', self.floor),
                            max(self.floor, ENDING_INTERVAL))
             if late_for < ENDING_LATE_WATCH:
                 self.late = True
-                return min(self._backoff('ending late', ENDING_INTERVAL),
+                return min(self._backoff.backoff('ending late',
+                                                 ENDING_INTERVAL),
                            max(self.floor, ENDING_LATE_CAP))
-            return self._backoff('ending very late',
-                                 min(self.cap, ENDING_LATE_CAP))
+            return self._backoff.backoff('ending very late',
+                                         min(self.cap, ENDING_LATE_CAP))
         self._ending_since = None
         self._overdue = False
-        self._phase = None
+        self._backoff.reset()
         self._target = target
         delay = target - now
         self.urgent = delay <= MAX_CAPS * self.cap

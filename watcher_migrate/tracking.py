@@ -10,68 +10,34 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Following one server's migration in Nova to a final answer.
+"""Looking at one server's migration in Nova, as cheaply as possible.
 
-``MigrationTracker`` knows what Nova's records mean: which migration
-record is ours, which statuses are in progress, final, good or bad, when
-the server has settled. It starts a move without ever sending it twice
-unless Nova certainly did not act on the first request, and it drives every
-wait through ``waiting.wait_for`` with a predicate for the answer it wants.
+``MigrationTracker`` finds which migration record is ours and gives
+``Look``s at it and at the server: through the process's shared change
+feeds, the migration's progress figures, or a read of the server alone.
+What a look means is phases' business; what to do about it the move's
+(watcher_migrate.moves).
 """
 
 import dataclasses
 import threading
 import time
 
+from novaclient import exceptions as nova_exceptions
 from oslo_log import log
 
 from watcher_migrate import change_feed
 from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
-from watcher_migrate import waiting
+from watcher_migrate import phases
 
 LOG = log.getLogger(__name__)
-
-# Migration record statuses (nova/compute, nova/conductor).
-LIVE_IN_PROGRESS = frozenset(
-    ['accepted', 'queued', 'preparing', 'running', 'post-migrating'])
-LIVE_ABORTABLE = frozenset(['queued', 'preparing', 'running'])
-# Statuses in which GET /servers/{id}/migrations/{id} answers (2.23+).
-LIVE_RUNNING_READABLE = frozenset(['queued', 'preparing', 'running'])
-COLD_IN_PROGRESS = frozenset(
-    ['accepted', 'pre-migrating', 'migrating', 'post-migrating'])
-FAILED = frozenset(['error', 'failed', 'cancelled', 'done-with-error'])
-COMPLETED = 'completed'
-FINISHED = 'finished'
-CONFIRMING = 'confirming'
-CONFIRMED = 'confirmed'
-REVERTING = 'reverting'
-REVERTED = 'reverted'
 
 # migration_type in /os-migrations (2.23+) for each kind of move.
 LIVE_RECORD_TYPE = 'live-migration'
 COLD_RECORD_TYPE = 'migration'
 
-# Server task_states that mean a move (ours, once it is started) is on.
-MOVE_TASK_STATES = frozenset(
-    ['migrating', 'resize_prep', 'resize_migrating', 'resize_migrated',
-     'resize_finish', 'resize_reverting', 'resize_confirming'])
-
-LIVE_OK_STATUSES = ('ACTIVE', 'PAUSED')
-COLD_OK_STATUSES = ('ACTIVE', 'SHUTOFF')
-VERIFY_RESIZE = 'VERIFY_RESIZE'
-
-# After a move request whose outcome is unknown, the least time to look
-# for its effect (api_retry_timeout if longer) before concluding that it
-# never reached Nova.
-RESOLVE_WINDOW = 5.0
-# A started move whose migration record never appears is given up after
-# this long with the server idle (conductor dropped it before creating it).
-NO_RECORD_GRACE = 30.0
-# How long a migration record and its server may disagree before the
-# disagreement is taken as Nova's final word.
-RECORDS_AGREE_GRACE = 10.0
 # While a migration is in progress the server is read at least every this
 # many poll_interval_max (10 s by default), to notice it deleted or ERROR.
 SERVER_CHECK_POLLS = 2
@@ -80,31 +46,10 @@ SERVER_CHECK_POLLS = 2
 # the process learned that its Nova takes longer to begin the copy
 # (end_prediction.StartLag): before, Nova is still preparing it.
 FIRST_LOOK_FLOORS = 5
-# What a live migration's record says while its copy has not begun.
-NOT_BEGUN = ('accepted', 'preparing')
-BEGUN = ('running', 'post-migrating', 'completed')
 # A routine look (nothing predicted is due) is content with a shared
 # request of another action's begun this fraction of poll_interval_max
 # ago: many actions then cost one request per this interval, not each one.
 ROUTINE_AGE_FRACTION = 0.5
-
-
-class Grace(object):
-    """Time given to Nova to make its records agree with each other.
-
-    Nova updates a migration record and its server in separate steps, so a
-    look can catch one updated and not the other; only a disagreement that
-    lasts ``seconds`` is a real answer.
-    """
-
-    def __init__(self, seconds=RECORDS_AGREE_GRACE):
-        self.seconds = seconds
-        self._since = None
-
-    def expired(self, now):
-        if self._since is None:
-            self._since = now
-        return now - self._since >= self.seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,22 +63,10 @@ class Look:
     server: nova_gateway.ServerView = None
     server_gone: bool = False
     at: float = 0.0
-    # Nova's API could not be read (past the retry budget): nothing known.
-    unreachable: bool = False
 
     @property
     def status(self):
         return self.migration.status if self.migration else None
-
-    @property
-    def settled(self):
-        """The server has no task in progress (or is gone)."""
-        return self.server_gone or (self.server is not None
-                                    and self.server.task_state is None)
-
-
-# before_the_record's answer when the record and the server must decide.
-DECIDE = object()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,30 +86,24 @@ class Progress:
     read_at: float = None
 
 
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """The final answer of a wait: success or not, and why."""
-
-    ok: bool
-    reason: str
-    look: Look
-
-
 class MigrationTracker(object):
-    """Follows the migrations of one server started by one action.
+    """Looks at the migration of one server started by one move.
+
+    It knows which migration record is ours and how to see it and the
+    server at the least cost (the shared feeds, the progress figures, a
+    read of the server alone); it never writes to Nova and never waits:
+    the move asks for a look, ``waiting.wait_for`` says when.
 
     :param gateway: a ``NovaGateway``
     :param request: the ``parameters.MigrationRequest``
     :param settings: ``options.Settings``
-    :param cancel: a ``threading.Event`` that interrupts waits
     """
 
-    def __init__(self, gateway, request, settings, cancel=None,
-                 clock=time.monotonic, wall=time.time, start_lag=None):
+    def __init__(self, gateway, request, settings, clock=time.monotonic,
+                 wall=time.time, start_lag=None):
         self.gateway = gateway
         self.request = request
         self.settings = settings
-        self.cancel = cancel
         self.clock = clock
         self.wall = wall
         # Set by the shared feed when it learns news of our server, and by
@@ -193,15 +120,17 @@ class MigrationTracker(object):
         self._routine_age = ROUTINE_AGE_FRACTION * settings.poll_interval_max
         self._started_wall = wall()
         self._server_updated = None
-        self.last_look = None
         self.schedule = None
         self._last_record = None
         self._source = None
         self.migration_id = None
         self._record_type = (LIVE_RECORD_TYPE if request.live
                              else COLD_RECORD_TYPE)
-        self._in_progress = (LIVE_IN_PROGRESS if request.live
-                             else COLD_IN_PROGRESS)
+        self._in_progress = (phases.LIVE_IN_PROGRESS if request.live
+                             else phases.COLD_IN_PROGRESS)
+        # Progress figures Nova failed to give (not an outage: e.g. a 400
+        # of its response validation): the server decides without them.
+        self._figures_broken = False
         self._last_status = None
         self._server_check_interval = (SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
@@ -263,9 +192,10 @@ class MigrationTracker(object):
         or failed server), unless ``with_server`` forces the choice.
         """
         migration = None
-        if self._last_status in LIVE_RUNNING_READABLE and self.request.live:
-            migration = self.gateway.get_live_migration(
-                self.request.server_id, self.migration_id)
+        if self._last_status in phases.LIVE_RUNNING_READABLE and \
+                self.request.live and not self._figures_broken:
+            migration = self._figures(self.gateway.get_live_migration,
+                                      self.migration_id)
         if migration is None:
             migration = self._ours(
                 self.gateway.list_migrations(self.request.server_id))
@@ -286,90 +216,47 @@ class MigrationTracker(object):
 
     # -- starting a move --------------------------------------------------
 
-    def _started(self, source):
+    def begin(self, source):
+        """The move from ``source`` is about to be requested."""
+        self._started_at = self.clock()
+        self._started_wall = self.wall()
+        self._source = source
+
+    def sent(self, at):
+        """The move request sent at ``at`` was answered at once.
+
+        Only such a request times Nova's start lag.
+        """
+        self._move_sent_at = at
+
+    def move_visible(self):
         """Whether a move of ours is visibly under way or done."""
         look = self.look(with_server=True)
         if look.migration is not None:
             return True
         if look.server is None:
             return False
-        return (look.server.task_state in MOVE_TASK_STATES
-                or look.server.host != source)
+        return (look.server.task_state in phases.MOVE_TASK_STATES
+                or look.server.host != self._source)
 
-    def start(self, send, source):
-        """Send the move request once, as far as Nova is concerned.
+    def _figures(self, read, *args):
+        """A read of progress figures; None if Nova cannot give them.
 
-        A request whose answer was lost is resolved by reading Nova: it
-        may still reach Nova late (a proxy can hold it past the client's
-        timeout), so Nova is watched for the move for the whole API retry
-        budget (at least RESOLVE_WINDOW). Only if Nova shows no move by
-        then is the request taken as never received and sent again, once;
-        a second loss fails the action. A 409 (server busy) is retried
-        with backoff, after checking that the busy task is not our own
-        request; requests that never left are retried in the gateway.
+        A failing source of figures is no reason to end a healthy
+        migration: the other looks (the server, the record listing)
+        still see how it ends. Only an outage (NovaUnavailable) is left
+        to the caller, which rides it out.
         """
-        self._started_at = self.clock()
-        self._started_wall = self.wall()
-        self._source = source
-        deadline = self._started_at + self.settings.api_retry_timeout
-        schedule = waiting.PollSchedule(0.5, 5.0)
-        lost = 0
-        while True:
-            try:
-                sent_at = self.clock()
-                send()
-                # Only a move answered at once times Nova's start lag.
-                self._move_sent_at = sent_at
-                return
-            except nova_gateway.WriteOutcomeUnknown as e:
-                LOG.warning('%s; reading Nova to find out whether it acted',
-                            e)
-                window = max(RESOLVE_WINDOW,
-                             self.settings.api_retry_timeout)
-                if self._resolve_unknown(source, self.clock() + window):
-                    LOG.info('Server %s: the move request did reach Nova; '
-                             'following it', self.request.label)
-                    return
-                lost += 1
-                if lost > 1:
-                    raise exceptions.ActionFailed(
-                        'Server %s: could not start the %s migration from '
-                        '%s to %s: %s, twice, and Nova showed no move '
-                        'within %.0f s of either request; not sending it '
-                        'again' % (self.request.label,
-                                   self.request.migration_type, source,
-                                   self.request.destination_label, e,
-                                   window))
-                LOG.warning('Server %s: Nova shows no move %.0f s after the '
-                            'request whose answer was lost: it never got '
-                            'there; sending it again', self.request.label,
-                            window)
-                deadline = self.clock() + self.settings.api_retry_timeout
-                continue
-            except nova_gateway.NovaConflict as e:
-                if self._started(source):
-                    return
-                failure = e
-            if self.clock() >= deadline:
-                raise exceptions.ActionFailed(
-                    'Server %s: could not start the %s migration from %s to '
-                    '%s within %s s: %s'
-                    % (self.request.label, self.request.migration_type,
-                       source, self.request.destination_label,
-                       self.settings.api_retry_timeout, failure))
-            time.sleep(schedule.next_delay(None))
-
-    def _resolve_unknown(self, source, deadline):
-        schedule = waiting.PollSchedule(0.5, 5.0)
-        while True:
-            try:
-                if self._started(source):
-                    return True
-            except exceptions.NovaUnavailable as e:
-                LOG.warning('Server %s: %s', self.request.label, e)
-            if self.clock() >= deadline:
-                return False
-            time.sleep(schedule.next_delay(None))
+        try:
+            return read(self.request.server_id, *args)
+        except exceptions.MigrateError:
+            raise
+        except nova_exceptions.ClientException as e:
+            LOG.warning('Server %s: Nova cannot give the progress of its '
+                        'migration (%s); following the server instead',
+                        self.request.label, e)
+            self._figures_broken = True
+            return None
 
     # -- the shared view of the server -----------------------------------
 
@@ -409,6 +296,20 @@ class MigrationTracker(object):
     def interrupt(self):
         """End the current sleep between looks (abort, shutdown)."""
         self.wake.set()
+
+    def live_schedule(self):
+        """The schedule of looks at a live migration, made once.
+
+        :returns: (the schedule, the delay before its first look)
+        """
+        first = max(min(end_prediction.FIRST_LOOK,
+                        FIRST_LOOK_FLOORS * self.settings.poll_interval_min),
+                    self._start_lag.seconds)
+        if self.schedule is None:
+            self.schedule = end_prediction.LiveSchedule(
+                self.settings.poll_interval_min,
+                self.settings.poll_interval_max, wall=self.wall, start=first)
+        return self.schedule, first
 
     def server_look(self, max_age=0.0):
         """The server as it is now; the migration as last read.
@@ -485,7 +386,8 @@ class MigrationTracker(object):
         # Woken by the shared feed with news of the server: the news
         # decides, at no cost; the figures can wait for their time.
         news = self._sub is not None and self._sub.news
-        if schedule.wants_figures() and not check_due and not news:
+        if schedule.wants_figures() and not check_due and not news and \
+                not self._figures_broken:
             if self._record_sub is not None and \
                     self._last_status not in ('running', 'post-migrating') \
                     and self._feed.subscribers > 1:
@@ -497,8 +399,10 @@ class MigrationTracker(object):
                 if look is not None:
                     return look
             self._figure_reads += 1
-            records = self.gateway.list_live_migrations_in_progress(
-                self.request.server_id)
+            records = self._figures(
+                self.gateway.list_live_migrations_in_progress)
+            if records is None:
+                return self.server_look()
             ours = self._ours_in_progress(records)
             self._judge_start(ours)
             if ours is not None:
@@ -542,7 +446,8 @@ class MigrationTracker(object):
         self._remember_record(ours)
         if ours.status == 'running':
             return None
-        if ours.status in LIVE_IN_PROGRESS and ours.status != 'post-migrating':
+        if ours.status in phases.LIVE_IN_PROGRESS and \
+                ours.status != 'post-migrating':
             return Look(migration=ours, at=self.clock())
         return self.server_look()
 
@@ -565,11 +470,11 @@ class MigrationTracker(object):
             return
         if record.status == 'queued':
             return
-        if record.status in NOT_BEGUN:
+        if record.status in phases.NOT_BEGUN:
             self._start_lag.not_begun(after)
             return
         self._start_judged = True
-        if record.status in BEGUN and self._figure_reads == 1:
+        if record.status in phases.BEGUN and self._figure_reads == 1:
             self._start_lag.begun()
 
     def _remember_record(self, record):
@@ -595,97 +500,21 @@ class MigrationTracker(object):
             self._remember_record(record)
         return record
 
-    def failed_move(self, look, source, grace):
-        """The answer for a server that is idle but was not moved.
-
-        Nova gave the move up (ERROR, or back on the source); its record
-        says why. A record still in progress, or not there yet, is given
-        ``grace`` to catch up with the server.
-        """
-        kind = self.request.migration_type
-        record = self.final_record()
-        look = dataclasses.replace(look, migration=record)
-        if look.server.status != 'ERROR':
-            lagging = record is None or record.status in self._in_progress
-            if lagging and not grace.expired(look.at):
-                return None
-            if record is None:
-                return Outcome(False, 'Nova accepted the %s migration '
-                               'request but never started it; %s'
-                               % (kind, self.describe(look)), look)
-        return Outcome(False, '%s migration from %s to %s failed: %s'
-                       % (kind, source, self.request.destination_label,
-                          self.describe(look)), look)
-
-    def wait_live(self, evaluate, timeout, what, source):
-        """Follow a live migration until ``evaluate`` answers."""
-        self._source = source
-        first = max(min(end_prediction.FIRST_LOOK,
-                        FIRST_LOOK_FLOORS * self.settings.poll_interval_min),
-                    self._start_lag.seconds)
-        if self.schedule is None:
-            self.schedule = end_prediction.LiveSchedule(
-                self.settings.poll_interval_min,
-                self.settings.poll_interval_max, wall=self.wall, start=first)
-        return waiting.wait_for(
-            self._outage_tolerant(self.live_look), evaluate, self.schedule,
-            deadline=self.clock() + timeout, cancel=self.cancel,
-            what=what, clock=self.clock, on_poll=self._remember_look,
-            wake=self.wake, first_delay=first)
-
     def completed(self):
         """Record in ``latest`` that the migration ended well."""
         self.latest = dataclasses.replace(
-            self.latest, phase=COMPLETED,
+            self.latest, phase=phases.COMPLETED,
             percent=100 if self.latest.percent is not None else None,
             memory_processed_bytes=self.latest.memory_total_bytes,
             elapsed=self.clock() - self._started_at)
 
-    def wait_server(self, evaluate, timeout, what):
-        """Follow the server (through the shared feed) until an answer.
+    def through_outages(self, look):
+        """``look`` made to see nothing, not fail, while Nova is down.
 
-        The interval backs off while the server's task stays the same and
-        starts again from the floor when it changes.
-        """
-        schedule = waiting.PollSchedule(
-            self.settings.poll_interval_min, self.settings.poll_interval_max,
-            phase=lambda look: look.server and (look.server.task_state,
-                                                look.server.status))
-        return waiting.wait_for(
-            self._outage_tolerant(self.server_look), evaluate, schedule,
-            deadline=self.clock() + timeout, cancel=self.cancel,
-            what=what, clock=self.clock, on_poll=self._remember_look,
-            wake=self.wake)
-
-    def _remember_look(self, look):
-        self.last_look = look
-        self.log_progress(look)
-
-    # -- waiting ----------------------------------------------------------
-
-    def wait(self, evaluate, timeout, what, on_poll=None):
-        """Poll our migration (and the server) until ``evaluate`` answers.
-
-        An API outage longer than the retry budget does not end the wait:
+        An API outage longer than the retry budget does not end a wait:
         the migration goes on in Nova, so it is followed until the
-        deadline, and ``evaluate`` sees ``unreachable`` looks meanwhile.
+        deadline, and the decisions see empty looks meanwhile.
         """
-        # Waits for Nova to settle (after an abort, a force-complete, a
-        # revert): the backoff starts again when the record's status
-        # changes.
-        schedule = waiting.PollSchedule(
-            self.settings.poll_interval_min, self.settings.poll_interval_max,
-            phase=lambda look: look.status)
-        return waiting.wait_for(
-            self._look_through_outages, evaluate, schedule,
-            deadline=self.clock() + timeout, cancel=self.cancel,
-            what=what, clock=self.clock,
-            on_poll=on_poll or self.log_progress)
-
-    def _look_through_outages(self):
-        return self._outage_tolerant(self.look)()
-
-    def _outage_tolerant(self, look):
         def tolerant():
             try:
                 return look()
@@ -693,7 +522,7 @@ class MigrationTracker(object):
                 LOG.warning('Server %s: %s; still following migration %s',
                             self.request.label, e, self.migration_id)
                 self._last_status = None
-                return Look(at=self.clock(), unreachable=True)
+                return Look(at=self.clock())
         return tolerant
 
     def log_progress(self, look):
@@ -773,31 +602,3 @@ class MigrationTracker(object):
             if look.server.fault:
                 parts.append('Nova fault: %s' % look.server.fault)
         return '; '.join(parts)
-
-    def before_the_record(self, look, source, started_at):
-        """The answers every wait for a move shares, before its record.
-
-        :returns: a failed Outcome if the server is gone or Nova never
-            started the move; None (keep waiting) while the server was not
-            read or the record has not appeared; DECIDE when the migration
-            record and the server are both there to decide on.
-        """
-        kind = self.request.migration_type
-        if look.server_gone:
-            return Outcome(False, 'the server was deleted during its %s '
-                           'migration from %s' % (kind, source), look)
-        if look.server is None:
-            return None
-        if look.migration is None:
-            if look.settled and look.server.host == source and \
-                    look.at - started_at > NO_RECORD_GRACE:
-                return Outcome(False, 'Nova accepted the %s migration '
-                               'request but never started it; %s'
-                               % (kind, self.describe(look)), look)
-            return None
-        return DECIDE
-
-    def on_destination(self, server, source):
-        if self.request.destination_node:
-            return server.host == self.request.destination_node
-        return server.host != source

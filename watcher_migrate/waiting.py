@@ -63,12 +63,25 @@ class PollSchedule(object):
 
     def next_delay(self, observation):
         phase = self._phase(observation) if self._phase else None
+        return self.backoff(phase, self.floor)
+
+    def backoff(self, phase, start):
+        """The next interval: ``start`` when ``phase`` changed, else more.
+
+        For schedules whose phases begin at different intervals (a live
+        migration's, in end_prediction); ``next_delay`` starts every phase
+        at the floor.
+        """
         if self._interval is None or phase != self._last_phase:
-            self._interval = self.floor
+            self._interval = start
         else:
             self._interval = min(self.cap, self._interval * self.factor)
         self._last_phase = phase
         return self._interval
+
+    def reset(self):
+        """Start again from the first interval at the next delay."""
+        self._interval = None
 
 
 def wait_for(poll, evaluate, schedule, deadline=None, cancel=None,

@@ -70,7 +70,7 @@ NOVA_FAULTS = {
     # fails with "abort ... requested but Nova did not settle", and its
     # post_condition stops the migration. Either message names the cause.
     'live-timeout': (LIVE, {'live_duration': 20}, {'live_timeout': 5},
-                     r'did not finish within \d+ s and was aborted|'
+                     r'did not finish within its \d+ s \w+ and was aborted|'
                      r'abort of the live migration requested'),
     'cold-error': (COLD, {'cold_fail': True}, {},
                    r"migration \d+ is 'error'|Nova fault: InjectedFailure"),

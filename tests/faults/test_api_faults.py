@@ -207,7 +207,8 @@ def test_a_live_migration_past_its_timeout_is_aborted_through(
     run = migrate(cloud, proxy, server, LIVE,
                   **action_options(name, live_timeout=3, settle_timeout=10))
     invariants.assert_invariants(
-        cloud, run, cause=r'did not finish within \d+ s and was aborted')
+        cloud, run,
+        cause=r'did not finish within its \d+ s live_timeout and was aborted')
     assert rule.hits >= 1, 'the fault was never injected: %r' % rule
     assert cloud.migrations(server.id)[0]['status'] == 'cancelled'
 

@@ -178,8 +178,9 @@ def test_a_live_migration_queued_past_its_timeout_is_aborted_unstarted(
         cloud.wait_for_server(blocker.id, 'ACTIVE', host=blocker.host)
         server_pool.give_back(blocker)
     invariants.assert_invariants(
-        cloud, run, cause=r"did not finish within \d+ s and was aborted: "
-                          r"migration \d+ is 'cancelled'")
+        cloud, run,
+        cause=r"did not finish within its \d+ s live_timeout and was "
+              r"aborted: migration \d+ is 'cancelled'")
     started = [e for e in cloud.events(server.id)
                if e['event'] == 'live_migration_started']
     assert started == [], 'the queued migration should never have run'

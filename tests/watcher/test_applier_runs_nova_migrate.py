@@ -148,7 +148,7 @@ def test_live_timeout_from_watcher_conf_aborts_a_long_live_migration(
     assert_the_action_says(
         outcome, result, 'Action failed in execute: ',
         'Server %s: live migration from host1 to host2 did not finish '
-        'within 3 s and was aborted' % server, whole=False)
+        'within its 3 s live_timeout and was aborted' % server, whole=False)
     assert outcome.state == \
         deployment.PLAN_STATE_WITH_A_FAILED_ACTION, outcome
     assert deployment.placement(cloud, server) == ('host1', 'ACTIVE', None)

@@ -1,0 +1,257 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A cold migration: followed by the server, confirmed, or reverted.
+
+A cold migration cannot be aborted: to stop one, the move lets Nova reach
+VERIFY_RESIZE and reverts it. A success is confirmed (unless auto_confirm
+is off), so no server is left in VERIFY_RESIZE.
+"""
+
+import dataclasses
+
+from oslo_log import log
+
+from watcher_migrate import exceptions
+from watcher_migrate.moves import base
+from watcher_migrate import nova_gateway
+from watcher_migrate import phases
+from watcher_migrate import waiting
+
+LOG = log.getLogger(__name__)
+
+# A confirm or revert Nova shows no sign of having received (its request
+# was lost) is sent again after this many seconds.
+CONFIRM_RESEND = 3.0
+
+
+class ColdMove(base.Move):
+    """A cold migration of one server, from start to confirmed or back."""
+
+    kind = 'cold'
+
+    def _send(self):
+        self.gateway.cold_migrate(self.request.server_id,
+                                  self.request.destination_node)
+
+    def follow(self, timeout, knob, server):
+        """Follow the migration to VERIFY_RESIZE, then confirm it.
+
+        :param server: the server before the move: the status it must
+            keep once confirmed
+        """
+        tracker = self.tracker
+        try:
+            phase, look = waiting.wait_for(
+                tracker.through_outages(
+                    lambda: self.explained(tracker.server_look())),
+                self.decided, self.server_schedule(),
+                deadline=self.clock() + timeout, cancel=self.cancel,
+                what='cold migration of %s' % self.request.label,
+                clock=self.clock, on_poll=tracker.log_progress,
+                wake=tracker.wake)
+        except waiting.WaitCancelled:
+            return self.stopped_by_abort(self.stop())
+        except waiting.WaitTimeout as e:
+            LOG.warning('Server %s: cold migration still in progress after '
+                        '%d s (%s); reverting it once Nova settles',
+                        self.request.label, e.waited,
+                        tracker.describe(e.last))
+            stopped = self.stop()
+            return base.Outcome(
+                False, 'cold migration from %s to %s did not finish within '
+                'its %d s %s and was reverted: %s'
+                % (self.source, self.request.destination_label, timeout,
+                   knob, stopped.reason), stopped.look)
+        if phase == phases.LANDED:
+            return base.Outcome(
+                True, 'cold migrated from %s to %s (already confirmed)'
+                % (self.source, look.server.host), look)
+        if phase != phases.RESIZED:
+            return self.failure(phase, look)
+        if not self.settings.auto_confirm:
+            return base.Outcome(
+                True, 'cold migrated from %s to %s, left in VERIFY_RESIZE '
+                'for an operator to confirm (auto_confirm is off)'
+                % (self.source, look.server.host), look)
+        return self._confirm(server.status)
+
+    # -- confirm ----------------------------------------------------------
+
+    def _confirm(self, original_status):
+        """Confirm the resize; the server must end as it was before.
+
+        Not cancellable: once the confirm is on its way, going back is
+        too late; it is finished.
+        """
+        tracker = self.tracker
+        self._send_confirm()
+        sent = {'at': self.clock()}
+
+        def look_and_resend():
+            look = tracker.server_look()
+            if phases.of_confirm(look, self.target, original_status) == \
+                    phases.RESIZED and \
+                    self.clock() - sent['at'] >= CONFIRM_RESEND:
+                self._confirm_again()
+                sent['at'] = self.clock()
+            return look
+
+        def decided(look):
+            phase = phases.of_confirm(look, self.target, original_status)
+            if phase in (None, phases.RESIZED):
+                return None
+            return phase, look
+
+        settle = self.settings.settle_timeout
+        try:
+            phase, look = waiting.wait_for(
+                tracker.through_outages(look_and_resend), decided,
+                self.server_schedule(), deadline=self.clock() + settle,
+                what='confirm of %s' % self.request.label, clock=self.clock,
+                on_poll=tracker.log_progress, wake=tracker.wake)
+        except waiting.WaitTimeout as e:
+            return base.Outcome(
+                False, 'confirm of the cold migration was requested but Nova '
+                'did not finish it within its %d s settle_timeout: %s'
+                % (settle, tracker.describe(e.last)), e.last)
+        server = look.server
+        if phase == phases.GONE:
+            return base.Outcome(
+                False, 'the server was deleted while its migration was '
+                'being confirmed', look)
+        if phase == phases.FAILED:
+            # Failed, or reverted by someone else meanwhile.
+            look = dataclasses.replace(look, migration=tracker.final_record())
+            return base.Outcome(
+                False, 'confirming the cold migration from %s failed: %s'
+                % (self.source, tracker.describe(look)), look)
+        if phase == phases.CONFIRMED:
+            return base.Outcome(
+                True, 'cold migrated from %s to %s and confirmed%s, %s as '
+                'before' % (self.source, server.host, self.number(),
+                            server.status), look)
+        return base.Outcome(
+            False, 'cold migration confirmed but %s (was %s)'
+            % (tracker.describe(look), original_status), look)
+
+    def _confirm_again(self):
+        """Send the confirm again if Nova never received it.
+
+        Nova marks the record 'confirming' while it answers the request,
+        so a record still 'finished' means the request was lost; a second
+        confirm of a migration already confirming is refused, harmlessly.
+        """
+        record = self.tracker.final_record()
+        if record is not None and record.status == phases.FINISHED:
+            LOG.warning('Server %s: Nova has not received the confirm of '
+                        'migration %s; sending it again',
+                        self.request.label, record.id)
+            self._send_confirm()
+
+    def _send_confirm(self):
+        try:
+            self.gateway.confirm_resize(self.request.server_id)
+        except (nova_gateway.WriteOutcomeUnknown,
+                exceptions.NovaUnavailable) as e:
+            LOG.warning('Server %s: %s; the state of the migration will '
+                        'tell', self.request.label, e)
+        except nova_gateway.NovaRefused as e:
+            # Already confirming or confirmed (an earlier, lost answer);
+            # anything else shows in the wait's verdict.
+            LOG.warning('Server %s: %s', self.request.label, e)
+
+    # -- stop and revert --------------------------------------------------
+
+    def stop(self):
+        """Bring the migration back to the source once Nova allows.
+
+        Not cancellable. Nova is first left to settle (a cold migration
+        cannot be aborted); one that reached VERIFY_RESIZE is reverted.
+
+        :returns: an Outcome, ok if the server ended on the destination
+        :raises ActionFailed: Nova did not settle within settle_timeout
+        """
+        tracker = self.tracker
+        settle = self.settings.settle_timeout
+        try:
+            phase, look = waiting.wait_for(
+                tracker.through_outages(
+                    lambda: self.explained(tracker.look())),
+                self.decided, self.settle_schedule(),
+                deadline=self.clock() + settle,
+                what='cold migration of %s to settle' % self.request.label,
+                clock=self.clock, on_poll=tracker.log_progress)
+        except waiting.WaitTimeout as e:
+            raise exceptions.ActionFailed(
+                'Server %s: cold migration could not be stopped: Nova did '
+                'not settle within %d s: %s'
+                % (self.request.label, settle, tracker.describe(e.last)))
+        if phase != phases.RESIZED:
+            return base.Outcome(
+                phases.stopped_on_destination(look, self.target),
+                tracker.describe(look), look)
+        return self.revert()
+
+    def revert(self):
+        """Revert the resize (VERIFY_RESIZE) back to the source.
+
+        Not cancellable. The revert is sent again while the record stays
+        'finished' CONFIRM_RESEND after the request.
+
+        :returns: an Outcome (not ok: the server did not move)
+        :raises ActionFailed: Nova did not finish within settle_timeout
+        """
+        tracker = self.tracker
+        LOG.warning('Server %s: reverting cold migration %s',
+                    self.request.label, tracker.migration_id)
+        sent = {'at': self._send_revert()}
+
+        def look_and_resend():
+            look = tracker.look()
+            if phases.of_revert(look) == phases.RESIZED and \
+                    self.clock() - sent['at'] >= CONFIRM_RESEND:
+                # Still 'finished': the revert request never reached Nova.
+                LOG.warning('Server %s: Nova has not received the revert; '
+                            'sending it again', self.request.label)
+                sent['at'] = self._send_revert()
+            return look
+
+        def decided(look):
+            phase = phases.of_revert(look)
+            if phase in (None, phases.RESIZED):
+                return None
+            return phase, look
+
+        settle = self.settings.settle_timeout
+        try:
+            phase, look = waiting.wait_for(
+                tracker.through_outages(look_and_resend), decided,
+                self.settle_schedule(), deadline=self.clock() + settle,
+                what='revert of %s' % self.request.label, clock=self.clock,
+                on_poll=tracker.log_progress)
+        except waiting.WaitTimeout as e:
+            raise exceptions.ActionFailed(
+                'Server %s: revert of the cold migration requested but Nova '
+                'did not finish it within %d s: %s'
+                % (self.request.label, settle, tracker.describe(e.last)))
+        if phase == phases.GONE:
+            return base.Outcome(False, 'server deleted', look)
+        return base.Outcome(False, tracker.describe(look), look)
+
+    def _send_revert(self):
+        try:
+            self.gateway.revert_resize(self.request.server_id)
+        except (nova_gateway.WriteOutcomeUnknown, nova_gateway.NovaRefused,
+                exceptions.NovaUnavailable) as e:
+            LOG.warning('Server %s: %s', self.request.label, e)
+        return self.clock()
