@@ -26,7 +26,6 @@ from watcher_migrate import action
 from watcher_migrate import action_base
 from watcher_migrate import options
 from watcher_migrate import plan_runner
-from watcher_migrate import tracking
 from watcher_migrate import workflow_engine
 
 # setup.cfg entry points, loaded by name.
@@ -50,11 +49,3 @@ action.Migrate.COLD_MIGRATION
 plan_runner.ActionTask.revert  # taskflow's Task interface
 argparse.ArgumentParser.required  # subparsers.required: argparse
 cfg.Opt.required  # read by oslo.config when the file is parsed
-
-# TEMPORARY: dead code in the core, removed by the core redesign
-# (issue 16; action.py, tracking.py and waiting.py are being rewritten).
-# Delete this section with it: a stale entry would hide new dead code.
-tracking.CONFIRMING
-tracking.CONFIRMED
-tracking.Look.unreachable
-tracking.MigrationTracker.before_the_record

@@ -32,7 +32,7 @@ def server(host='compute-1', status='ACTIVE', task=None):
 def record(status):
     return nova_gateway.MigrationView(
         id=100, status=status, source_compute='compute-1',
-        dest_compute='compute-2', migration_type='live-migration')
+        migration_type='live-migration')
 
 
 def look(srv=None, rec=None, gone=False):

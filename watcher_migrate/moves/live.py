@@ -179,13 +179,9 @@ class LiveMove(base.Move):
         return base.Outcome(completed, tracker.describe(look), look)
 
     def _abortable(self, migration):
-        if migration is None:
-            return False
-        if migration.status == 'running':
-            return True
-        return (migration.status in phases.LIVE_ABORTABLE
-                and self.gateway.supports(
-                    nova_gateway.ABORT_QUEUED_MICROVERSION))
+        return phases.abortable(
+            migration,
+            self.gateway.supports(nova_gateway.ABORT_QUEUED_MICROVERSION))
 
     def _send_abort(self, migration):
         """Ask Nova to abort; returns (sent, why it may not have arrived)."""
