@@ -222,8 +222,9 @@ def test_an_abort_lost_past_the_settle_timeout_is_named_then_stopped(
     run = migrate(cloud, proxy, server, LIVE, live_timeout=3,
                   settle_timeout=3)
     invariants.assert_invariants(
-        cloud, run, cause=r"did not settle within 3 s: migration \d+ is "
-                          r"'running'.*; the last abort request: .*500")
+        cloud, run, cause=r"did not settle within its 3 s settle_timeout: "
+                          r"migration \d+ is 'running'.*; "
+                          r"the last abort request: .*500")
     assert rule.hits == 1
     assert cloud.migrations(server.id)[0]['status'] == 'cancelled'
 

@@ -293,7 +293,8 @@ def test_an_abort_lost_until_the_settle_timeout_is_named_in_the_failure(
     with pytest.raises(exceptions.ActionFailed) as error:
         make(nova, {'live_timeout': 1, 'settle_timeout': 1}).execute()
     message = str(error.value)
-    assert "did not settle within 1 s: migration 100 is 'running'" in message
+    assert ("did not settle within its 1 s settle_timeout: migration 100 "
+            "is 'running'") in message
     assert 'the last abort request: abort: outcome unknown (reset)' in message
 
 

@@ -194,7 +194,7 @@ class ColdMove(base.Move):
         except waiting.WaitTimeout as e:
             raise exceptions.ActionFailed(
                 'Server %s: cold migration could not be stopped: Nova did '
-                'not settle within %d s: %s'
+                'not settle within its %d s settle_timeout: %s'
                 % (self.request.label, settle, tracker.describe(e.last)))
         if phase != phases.RESIZED:
             return base.Outcome(
@@ -242,7 +242,7 @@ class ColdMove(base.Move):
         except waiting.WaitTimeout as e:
             raise exceptions.ActionFailed(
                 'Server %s: revert of the cold migration requested but Nova '
-                'did not finish it within %d s: %s'
+                'did not finish it within its %d s settle_timeout: %s'
                 % (self.request.label, settle, tracker.describe(e.last)))
         if phase == phases.GONE:
             return base.Outcome(False, 'server deleted', look)

@@ -169,7 +169,7 @@ class LiveMove(base.Move):
             lost = sent['lost']
             raise exceptions.ActionFailed(
                 'Server %s: abort of the live migration requested but Nova '
-                'did not settle within %d s: %s%s'
+                'did not settle within its %d s settle_timeout: %s%s'
                 % (self.request.label, settle, tracker.describe(e.last),
                    '; the last abort request: %s' % lost if lost else ''))
         migration = look.migration
