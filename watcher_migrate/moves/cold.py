@@ -95,30 +95,14 @@ class ColdMove(base.Move):
         """
         tracker = self.tracker
         self._send_confirm()
-        sent = {'at': self.clock()}
-
-        def look_and_resend():
-            look = tracker.server_look()
-            if phases.of_confirm(look, self.target, original_status) == \
-                    phases.RESIZED and \
-                    self.clock() - sent['at'] >= CONFIRM_RESEND:
-                self._confirm_again()
-                sent['at'] = self.clock()
-            return look
-
-        def decided(look):
-            phase = phases.of_confirm(look, self.target, original_status)
-            if phase in (None, phases.RESIZED):
-                return None
-            return phase, look
-
         settle = self.settings.settle_timeout
         try:
-            phase, look = waiting.wait_for(
-                tracker.through_outages(look_and_resend), decided,
-                self.server_schedule(), deadline=self.clock() + settle,
-                what='confirm of %s' % self.request.label, clock=self.clock,
-                on_poll=tracker.log_progress, wake=tracker.wake)
+            phase, look = self._resending(
+                tracker.server_look,
+                lambda look: phases.of_confirm(look, self.target,
+                                               original_status),
+                self._confirm_again, self.server_schedule(),
+                'confirm of %s' % self.request.label, wake=tracker.wake)
         except waiting.WaitTimeout as e:
             return base.Outcome(
                 False, 'confirm of the cold migration was requested but Nova '
@@ -214,31 +198,19 @@ class ColdMove(base.Move):
         tracker = self.tracker
         LOG.warning('Server %s: reverting cold migration %s',
                     self.request.label, tracker.migration_id)
-        sent = {'at': self._send_revert()}
+        self._send_revert()
 
-        def look_and_resend():
-            look = tracker.look()
-            if phases.of_revert(look) == phases.RESIZED and \
-                    self.clock() - sent['at'] >= CONFIRM_RESEND:
-                # Still 'finished': the revert request never reached Nova.
-                LOG.warning('Server %s: Nova has not received the revert; '
-                            'sending it again', self.request.label)
-                sent['at'] = self._send_revert()
-            return look
-
-        def decided(look):
-            phase = phases.of_revert(look)
-            if phase in (None, phases.RESIZED):
-                return None
-            return phase, look
+        def revert_again():
+            # Still 'finished': the revert request never reached Nova.
+            LOG.warning('Server %s: Nova has not received the revert; '
+                        'sending it again', self.request.label)
+            self._send_revert()
 
         settle = self.settings.settle_timeout
         try:
-            phase, look = waiting.wait_for(
-                tracker.through_outages(look_and_resend), decided,
-                self.settle_schedule(), deadline=self.clock() + settle,
-                what='revert of %s' % self.request.label, clock=self.clock,
-                on_poll=tracker.log_progress)
+            phase, look = self._resending(
+                tracker.look, phases.of_revert, revert_again,
+                self.settle_schedule(), 'revert of %s' % self.request.label)
         except waiting.WaitTimeout as e:
             raise exceptions.ActionFailed(
                 'Server %s: revert of the cold migration requested but Nova '
@@ -247,6 +219,40 @@ class ColdMove(base.Move):
         if phase == phases.GONE:
             return base.Outcome(False, 'server deleted', look)
         return base.Outcome(False, tracker.describe(look), look)
+
+    def _resending(self, observe, phase_of, resend, schedule, what,
+                   wake=None):
+        """Wait out settle_timeout for ``phase_of`` to decide.
+
+        While the server still shows the resize unanswered (RESIZED), the
+        request is sent again every CONFIRM_RESEND: a confirm or revert
+        whose request was lost changes nothing, and Nova refuses a second
+        one it is already answering, harmlessly.
+
+        :returns: (phase, look)
+        :raises waiting.WaitTimeout: settle_timeout passed undecided
+        """
+        sent = {'at': self.clock()}
+
+        def look_and_resend():
+            look = observe()
+            if phase_of(look) == phases.RESIZED and \
+                    self.clock() - sent['at'] >= CONFIRM_RESEND:
+                resend()
+                sent['at'] = self.clock()
+            return look
+
+        def decided(look):
+            phase = phase_of(look)
+            if phase in (None, phases.RESIZED):
+                return None
+            return phase, look
+
+        return waiting.wait_for(
+            self.tracker.through_outages(look_and_resend), decided, schedule,
+            deadline=self.clock() + self.settings.settle_timeout,
+            what=what, clock=self.clock, on_poll=self.tracker.log_progress,
+            wake=wake)
 
     def _send_revert(self):
         try:
