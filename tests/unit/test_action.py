@@ -502,9 +502,11 @@ def test_cold_timeout_reverts_once_nova_reaches_verify_resize(nova):
 
 # -- abort, revert, post_condition -------------------------------------------
 
-def test_abort_from_another_thread_stops_the_live_migration(nova):
-    nova.live_end = 'stuck'
-    migrate = make(nova, {'live_timeout': 60})
+def _execute_in_thread(migrate):
+    """Start ``migrate.execute()`` in a thread, as the applier does.
+
+    :returns: (the thread, the list its ActionFailed messages go to)
+    """
     failures = []
 
     def run():
@@ -515,6 +517,13 @@ def test_abort_from_another_thread_stops_the_live_migration(nova):
 
     worker = threading.Thread(target=run)
     worker.start()
+    return worker, failures
+
+
+def test_abort_from_another_thread_stops_the_live_migration(nova):
+    nova.live_end = 'stuck'
+    migrate = make(nova, {'live_timeout': 60})
+    worker, failures = _execute_in_thread(migrate)
     while not nova.migrations or nova.migrations[-1].status != 'running':
         threading.Event().wait(0.01)
     assert migrate.abort() is True
@@ -702,16 +711,7 @@ def test_progress_nova_refuses_leaves_post_condition_nothing_to_stop(nova):
 def test_abort_during_409_retries_returns_at_once_and_starts_nothing(nova):
     nova.conflicts = 10 ** 6
     migrate = make(nova, {'api_retry_timeout': 60})
-    failures = []
-
-    def run():
-        try:
-            migrate.execute()
-        except exceptions.ActionFailed as e:
-            failures.append(str(e))
-
-    worker = threading.Thread(target=run)
-    worker.start()
+    worker, failures = _execute_in_thread(migrate)
     while not nova.writes:
         threading.Event().wait(0.01)
     started = time.monotonic()
