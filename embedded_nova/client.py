@@ -428,6 +428,14 @@ class EmbeddedNova(object):
         body['instance'] = instance
         return self._control('PUT', '/driver', body)
 
+    def set_response_validation(self, value):
+        """Nova's [api] response_validation: 'error', 'warn' or 'ignore'.
+
+        The embedded Nova starts with 'ignore'; returns the value set.
+        """
+        return self._control('PUT', '/response-validation',
+                             value)['response_validation']
+
     def reset_driver(self):
         self._control('DELETE', '/driver')
 

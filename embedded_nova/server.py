@@ -20,8 +20,8 @@ Routes on one HTTP port:
 ``/placement/`` the real Placement API of the same Nova (token needed,
                 except for its version document);
 ``/_control/``  test control: driver behaviour, request log, events,
-                token revocation, thread stacks, shutdown. Not counted
-                as API requests.
+                token revocation, thread stacks, Nova's response
+                validation, shutdown. Not counted as API requests.
 
 Usage::
 
@@ -458,6 +458,21 @@ class Gateway(object):
                 if self.cloud is not None:
                     self.cloud.reset_notifications()
                 return _json_response(start_response, 204, None)
+        if rest == '/response-validation':
+            # Nova's own check of its answers (nova_cloud turns it off):
+            # 'error' answers 400 where Nova's schema refuses its output.
+            from oslo_config import cfg
+            conf = cfg.CONF
+            if method == 'PUT':
+                value = _read_json(environ)
+                if value not in ('error', 'warn', 'ignore'):
+                    raise _HTTPError(400, 'error, warn or ignore')
+                conf.set_override('response_validation', value,
+                                  group='api')
+            if method in ('GET', 'PUT'):
+                return _json_response(
+                    start_response, 200,
+                    {'response_validation': conf.api.response_validation})
         if rest == '/threads' and method == 'GET':
             return _json_response(start_response, 200,
                                   {'threads': _thread_stacks()})

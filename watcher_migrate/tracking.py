@@ -13,8 +13,9 @@
 """Looking at one server's migration in Nova, as cheaply as possible.
 
 ``MigrationTracker`` finds which migration record is ours and gives
-``Look``s at it and at the server: through the process's shared change
-feeds, the migration's progress figures, or a read of the server alone.
+``Look``s at it and at the server, from its ``sources`` (the process's
+shared change feeds, the migration's progress figures, a read of the
+server alone), falling back from a failing source to the next.
 What a look means is phases' business; what to do about it the move's
 (watcher_migrate.moves).
 """
@@ -23,7 +24,6 @@ import dataclasses
 import threading
 import time
 
-from novaclient import exceptions as nova_exceptions
 from oslo_log import log
 
 from watcher_migrate import change_feed
@@ -31,6 +31,7 @@ from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
+from watcher_migrate import sources
 
 LOG = log.getLogger(__name__)
 
@@ -90,9 +91,12 @@ class MigrationTracker(object):
     """Looks at the migration of one server started by one move.
 
     It knows which migration record is ours and how to see it and the
-    server at the least cost (the shared feeds, the progress figures, a
-    read of the server alone); it never writes to Nova and never waits:
+    server at the least cost; it never writes to Nova and never waits:
     the move asks for a look, ``waiting.wait_for`` says when.
+    ``server_sources`` are the ways of seeing the server, in the order
+    they are asked (``sources``): each that cannot say hands over to the
+    next, down to the read of the server alone; ``figures`` gives the
+    progress figures of a live migration.
 
     :param gateway: a ``NovaGateway``
     :param request: the ``parameters.MigrationRequest``
@@ -109,10 +113,13 @@ class MigrationTracker(object):
         # Set by the shared feed when it learns news of our server, and by
         # interrupt(): either ends a sleep between looks.
         self.wake = threading.Event()
-        self._feed = None
-        self._sub = None
-        self._record_feed = None
-        self._record_sub = None
+        # The server read alone is the last resort; watch() puts the
+        # shared feed before it.
+        self._server_read = sources.ServerRead(gateway, request.server_id,
+                                               request.label)
+        self.server_sources = [self._server_read]
+        self._server_feed = None
+        self._record_source = None
         self._figure_reads = 0
         self._start_lag = start_lag or end_prediction.START_LAG
         self._start_judged = False
@@ -128,9 +135,10 @@ class MigrationTracker(object):
                              else COLD_RECORD_TYPE)
         self._in_progress = (phases.LIVE_IN_PROGRESS if request.live
                              else phases.COLD_IN_PROGRESS)
-        # Progress figures Nova failed to give (not an outage: e.g. a 400
-        # of its response validation): the server decides without them.
-        self._figures_broken = False
+        # Once it fails (not an outage: e.g. a 400 of Nova's response
+        # validation), the server decides without the figures.
+        self.figures = sources.FiguresSource(gateway, request.server_id,
+                                             request.label)
         self._last_status = None
         self._server_check_interval = (SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
@@ -193,9 +201,8 @@ class MigrationTracker(object):
         """
         migration = None
         if self._last_status in phases.LIVE_RUNNING_READABLE and \
-                self.request.live and not self._figures_broken:
-            migration = self._figures(self.gateway.get_live_migration,
-                                      self.migration_id)
+                self.request.live and not self.figures.broken:
+            migration = self.figures.record(self.migration_id)
         if migration is None:
             migration = self._ours(
                 self.gateway.list_migrations(self.request.server_id))
@@ -209,7 +216,7 @@ class MigrationTracker(object):
         server = None
         gone = False
         if with_server:
-            server, gone = self._read_server()
+            server, gone = self._server_read.look()
             self._server_read_at = now
         return Look(migration=migration, server=server, server_gone=gone,
                     at=now)
@@ -239,25 +246,6 @@ class MigrationTracker(object):
         return (look.server.task_state in phases.MOVE_TASK_STATES
                 or look.server.host != self._source)
 
-    def _figures(self, read, *args):
-        """A read of progress figures; None if Nova cannot give them.
-
-        A failing source of figures is no reason to end a healthy
-        migration: the other looks (the server, the record listing)
-        still see how it ends. Only an outage (NovaUnavailable) is left
-        to the caller, which rides it out.
-        """
-        try:
-            return read(self.request.server_id, *args)
-        except exceptions.MigrateError:
-            raise
-        except nova_exceptions.ClientException as e:
-            LOG.warning('Server %s: Nova cannot give the progress of its '
-                        'migration (%s); following the server instead',
-                        self.request.label, e)
-            self._figures_broken = True
-            return None
-
     # -- the shared view of the server -----------------------------------
 
     def watch(self, server):
@@ -270,28 +258,34 @@ class MigrationTracker(object):
         if not self.settings.shared_tracking or not self.gateway.endpoint:
             return
         min_gap = self.settings.poll_interval_min
-        self._feed = change_feed.FEEDS.feed_for(
-            self.gateway.endpoint, min_gap)
-        self._sub = self._feed.subscribe(self.request.server_id, server,
-                                         self.wake)
+        label = self.request.label
+        # A server feed Nova refuses takes the record feed with it.
+        self._server_feed = sources.ServerFeedSource(
+            change_feed.FEEDS.feed_for(self.gateway.endpoint, min_gap),
+            self.gateway.list_changed_servers, self.request.server_id,
+            server, self.wake, label, since=lambda: self._started_at,
+            on_broken=self._unwatch_records)
+        self.server_sources.insert(
+            self.server_sources.index(self._server_read), self._server_feed)
         if self.request.live and self.gateway.supports(
                 nova_gateway.CHANGED_MIGRATIONS_MICROVERSION):
-            self._record_feed = change_feed.FEEDS.feed_for(
-                self.gateway.endpoint, min_gap,
-                kind=change_feed.MigrationFeed)
-            self._record_sub = self._record_feed.subscribe(
-                self.request.server_id, None, self.wake)
+            self._record_source = sources.FeedSource(
+                change_feed.FEEDS.feed_for(
+                    self.gateway.endpoint, min_gap,
+                    kind=change_feed.MigrationFeed),
+                self.gateway.list_changed_live_migrations, 'migration',
+                self.request.server_id, None, self.wake, label,
+                on_broken=self._unwatch_records)
 
     def unwatch(self):
-        if self._sub is not None:
-            self._feed.unsubscribe(self._sub)
-            self._sub = None
+        for source in self.server_sources:
+            source.close()
         self._unwatch_records()
 
     def _unwatch_records(self):
-        if self._record_sub is not None:
-            self._record_feed.unsubscribe(self._record_sub)
-            self._record_sub = None
+        if self._record_source is not None:
+            self._record_source.close()
+            self._record_source = None
 
     def interrupt(self):
         """End the current sleep between looks (abort, shutdown)."""
@@ -317,55 +311,16 @@ class MigrationTracker(object):
         :param max_age: a routine look accepts the shared feed's request
             of another action begun that long ago
         """
-        now = self.clock()
-        sub = self._sub
-        if sub is not None and sub.news and \
-                sub.news_at >= self._started_at:
-            # The feed brought this while we slept: as fresh as a request.
-            sub.news = False
-            sub.seen = max(sub.seen, sub.news_at)
-            server, gone = sub.view, sub.gone
-        elif sub is not None:
-            if not self._ask_feed(self._feed, sub,
-                                  self.gateway.list_changed_servers,
-                                  max_age, 'server'):
-                self.unwatch()
-                return self.server_look()
-            sub.news = False
-            server, gone = sub.view, sub.gone
-        else:
-            server, gone = self._read_server()
+        for source in self.server_sources:
+            # The look is as of the request of the source that answers.
+            now = self.clock()
+            seen = source.look(max_age)
+            if seen is not None:
+                break
+        server, gone = seen
         self._server_read_at = now
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
-
-    def _read_server(self):
-        """The server read alone, as (server, gone).
-
-        A server Nova shows DELETED is gone, as in the shared feed, though
-        Nova may still be finishing the deletion.
-        """
-        server = self.gateway.get_server(self.request.server_id)
-        if server is None or server.deleted:
-            return None, True
-        return server, False
-
-    def _ask_feed(self, feed, sub, read, max_age, what):
-        """Update ``sub`` through the shared ``feed``; False if refused."""
-        try:
-            feed.fresh(sub, read, max_age)
-            # This look reads what its own request brought: only news
-            # after it (or an interrupt) should end the next sleep early.
-            self.wake.clear()
-            return True
-        except exceptions.MigrateError:
-            raise
-        except Exception as e:
-            # E.g. a policy that forbids listing all projects' servers.
-            LOG.warning('Server %s: the shared view of %ss is not '
-                        'available (%s); reading the %s alone',
-                        self.request.label, what, e, what)
-            return False
 
     def live_look(self):
         """A look at a live migration: its record, figures or the server.
@@ -385,12 +340,12 @@ class MigrationTracker(object):
             >= self._server_check_interval
         # Woken by the shared feed with news of the server: the news
         # decides, at no cost; the figures can wait for their time.
-        news = self._sub is not None and self._sub.news
+        news = any(source.has_news() for source in self.server_sources)
         if schedule.wants_figures() and not check_due and not news and \
-                not self._figures_broken:
-            if self._record_sub is not None and \
+                not self.figures.broken:
+            if self._record_source is not None and \
                     self._last_status not in ('running', 'post-migrating') \
-                    and self._feed.subscribers > 1:
+                    and self._server_feed.subscribers > 1:
                 # Until the copy has begun, the shared listing says when:
                 # one request for every action. Alone, the action reads
                 # its figures: the read that finds the copy begun is the
@@ -399,8 +354,7 @@ class MigrationTracker(object):
                 if look is not None:
                     return look
             self._figure_reads += 1
-            records = self._figures(
-                self.gateway.list_live_migrations_in_progress)
+            records = self.figures.look()
             if records is None:
                 return self.server_look()
             ours = self._ours_in_progress(records)
@@ -429,13 +383,11 @@ class MigrationTracker(object):
             runs (its figures are read next); the server's look once the
             record says the copy is over
         """
-        sub = self._record_sub
-        if not self._ask_feed(self._record_feed, sub,
-                              self.gateway.list_changed_live_migrations,
-                              self._routine_age, 'migration'):
-            self._unwatch_records()
+        seen = self._record_source.look(self._routine_age)
+        if seen is None:
             return None
-        records = sorted((sub.view or {}).values(), key=lambda r: r.id,
+        view, _gone = seen
+        records = sorted((view or {}).values(), key=lambda r: r.id,
                          reverse=True)
         ours = self._ours(records)
         if ours is None:

@@ -22,23 +22,32 @@ from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
+from watcher_migrate import sources
 from watcher_migrate import tracking
+
+
+SERVER_ID = '7a0c3d5e-0000-4000-8000-000000000001'
+
+
+def make_tracker(gateway=None):
+    clock = [100.0]
+    request = parameters.MigrationRequest(
+        server_id=SERVER_ID,
+        migration_type='live', source_node='compute-1',
+        destination_node='compute-2')
+    tracker = tracking.MigrationTracker(
+        gateway, request, options.Settings({'poll_interval_max': 4.0}),
+        clock=lambda: clock[0])
+    tracker.clock_now = clock
+    return tracker
 
 
 @pytest.fixture
 def tracker():
-    clock = [100.0]
-    request = parameters.MigrationRequest(
-        server_id='7a0c3d5e-0000-4000-8000-000000000001',
-        migration_type='live', source_node='compute-1',
-        destination_node='compute-2')
-    tracker = tracking.MigrationTracker(
-        None, request, options.Settings({'poll_interval_max': 4.0}),
-        clock=lambda: clock[0])
+    tracker = make_tracker()
     tracker.asked_ages = []
     tracker.server_look = lambda max_age=0.0: tracker.asked_ages.append(
         max_age)
-    tracker.clock_now = clock
     return tracker
 
 
@@ -74,25 +83,34 @@ def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
     assert tracker.asked_ages == [end_prediction.ENDING_LATE_AGE]
 
 
+class Pushing(sources.Source):
+    """A source that pushed news of the server (as the shared feed does)."""
+
+    def _look(self, max_age):
+        return None, False
+
+    def has_news(self):
+        return True
+
+
 def test_news_of_the_server_from_the_shared_feed_is_looked_at_first(tracker):
     # No gateway: reading the figures now would fail the test.
-    tracker._sub = types.SimpleNamespace(news=True)
+    tracker.server_sources.insert(0, Pushing('vm'))
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
     assert len(tracker.asked_ages) == 1
 
 
-def test_news_a_look_brings_itself_does_not_cut_the_next_sleep(tracker):
+def test_news_a_look_brings_itself_does_not_cut_the_next_sleep():
     server = nova_gateway.ServerView(
-        id=tracker.request.server_id, name='vm', status='ACTIVE',
+        id=SERVER_ID, name='vm', status='ACTIVE',
         task_state='migrating', host='compute-1',
         updated='2026-11-26T03:00:00Z')
     moved = dataclasses.replace(server, updated='2026-11-26T03:00:09Z')
-    tracker.gateway = types.SimpleNamespace(
+    tracker = make_tracker(types.SimpleNamespace(
         endpoint='http://nova.test/wake-%s' % uuid.uuid4(),
         supports=lambda version: False,
-        list_changed_servers=lambda since: [moved])
-    del tracker.server_look     # the real one, through the shared feed
+        list_changed_servers=lambda since: [moved]))
     tracker.watch(server)
     try:
         look = tracker.server_look()
@@ -102,13 +120,13 @@ def test_news_a_look_brings_itself_does_not_cut_the_next_sleep(tracker):
     assert not tracker.wake.is_set()
 
 
-def test_a_server_nova_shows_deleted_is_gone(tracker):
+def test_a_server_nova_shows_deleted_is_gone():
     deleting = nova_gateway.ServerView(
-        id=tracker.request.server_id, name='vm', status='DELETED',
+        id=SERVER_ID, name='vm', status='DELETED',
         task_state=None, host='compute-1')
-    tracker.gateway = types.SimpleNamespace(
-        get_server=lambda server_id: deleting)
-    del tracker.server_look     # the real one, without the shared feed
+    tracker = make_tracker(types.SimpleNamespace(
+        get_server=lambda server_id: deleting))
+    # Not watched: the server read alone.
     look = tracker.server_look()
     assert look.server_gone and look.server is None
 

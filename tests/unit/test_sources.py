@@ -1,0 +1,217 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The sources of observation and the tracker's fallback between them."""
+
+import logging
+import threading
+import types
+import uuid
+
+from novaclient import exceptions as nova_exceptions
+import pytest
+
+from tests.unit import fake_nova
+from watcher_migrate import change_feed
+from watcher_migrate import exceptions
+from watcher_migrate import nova_gateway
+from watcher_migrate import options
+from watcher_migrate import parameters
+from watcher_migrate import sources
+from watcher_migrate import tracking
+
+SERVER_ID = '7a0c3d5e-0000-4000-8000-000000000002'
+SERVER = nova_gateway.ServerView(
+    id=SERVER_ID, name='vm', status='ACTIVE', task_state='migrating',
+    host='compute-1', updated='2026-11-26T03:00:00Z')
+
+
+class Scripted(sources.Source):
+    """A source answering what it is given, or raising it."""
+
+    def __init__(self, name, answer, on_broken=None, calls=None):
+        super(Scripted, self).__init__('vm', on_broken)
+        self.name = name
+        self.answer = answer
+        self.calls = calls if calls is not None else []
+        self.closed_by = []
+
+    def _look(self, max_age):
+        self.calls.append((self.name, max_age))
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+    def close(self):
+        self.closed_by.append(self.name)
+
+
+def warnings_of(caplog):
+    return [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+# -- the contract of a source ------------------------------------------------
+
+def test_a_source_that_fails_breaks_once_and_then_says_nothing(caplog):
+    broken = []
+    source = Scripted('feed', nova_exceptions.Forbidden(403, 'policy'),
+                      on_broken=lambda: broken.append(True))
+    assert source.look(1.0) is None
+    assert source.look(1.0) is None
+    assert source.broken
+    assert source.calls == [('feed', 1.0)]    # not asked once broken
+    assert source.closed_by == ['feed']
+    assert broken == [True]
+    warnings = warnings_of(caplog)
+    assert len(warnings) == 1
+    assert 'policy' in warnings[0].getMessage()
+
+
+def test_an_outage_of_nova_is_left_to_the_caller_and_breaks_nothing():
+    source = Scripted('feed', exceptions.NovaUnavailable('Nova is down'))
+    with pytest.raises(exceptions.NovaUnavailable):
+        source.look()
+    assert not source.broken
+
+
+def test_the_read_of_the_server_alone_never_breaks():
+    def refused(server_id):
+        raise nova_exceptions.Forbidden(403, 'policy')
+
+    read = sources.ServerRead(types.SimpleNamespace(get_server=refused),
+                              SERVER_ID, 'vm')
+    with pytest.raises(nova_exceptions.Forbidden):
+        read.look()
+    assert not read.broken and not read.closed
+
+
+def test_figures_nova_refuses_break_both_reads_of_them(caplog):
+    reads = []
+
+    def refused(server_id, *args):
+        reads.append(args)
+        raise nova_exceptions.BadRequest(
+            400, 'Invalid output: disk_processed_bytes 0 is less than 1')
+
+    figures = sources.FiguresSource(types.SimpleNamespace(
+        list_live_migrations_in_progress=refused,
+        get_live_migration=refused), SERVER_ID, 'vm')
+    assert figures.record(7) is None
+    assert figures.look() is None
+    assert reads == [(7,)]
+    assert figures.broken
+    messages = [r.getMessage() for r in warnings_of(caplog)]
+    assert len(messages) == 1
+    assert 'cannot give the progress' in messages[0]
+    assert 'disk_processed_bytes' in messages[0]
+
+
+def test_a_feed_source_unsubscribes_when_closed():
+    feed = change_feed.ServerFeed()
+    source = sources.FeedSource(feed, lambda since: [], 'server', SERVER_ID,
+                                SERVER, threading.Event(), 'vm')
+    assert source.subscribers == 1 and not source.closed
+    source.close()
+    assert source.subscribers == 0 and source.closed
+    assert source.look() is None
+
+
+# -- the tracker's fallback order -------------------------------------------
+
+def make_tracker(gateway=None, shared_tracking=True):
+    request = parameters.MigrationRequest(
+        server_id=SERVER_ID, migration_type='live',
+        source_node='compute-1', destination_node='compute-2')
+    return tracking.MigrationTracker(
+        gateway, request,
+        options.Settings({'shared_tracking': shared_tracking}))
+
+
+def test_sources_are_asked_in_order_until_one_can_say():
+    tracker = make_tracker()
+    calls = []
+    silent = Scripted('silent', None, calls=calls)
+    answering = Scripted('answering', (SERVER, False), calls=calls)
+    last = Scripted('last', AssertionError('asked too far'), calls=calls)
+    tracker.server_sources[:] = [silent, answering, last]
+    look = tracker.server_look(2.0)
+    assert look.server == SERVER and not look.server_gone
+    assert calls == [('silent', 2.0), ('answering', 2.0)]
+
+
+def test_a_source_put_first_answers_before_the_shared_feed():
+    # How a further source (Nova's notifications) plugs in.
+    nova = fake_nova.FakeNova()
+    listings = []
+    nova.list_changed_servers = lambda since: listings.append(since)
+    tracker = make_tracker(nova)
+    tracker.watch(SERVER)
+    calls = []
+    pushed = Scripted('notifications', (SERVER, False), calls=calls)
+    tracker.server_sources.insert(0, pushed)
+    try:
+        look = tracker.server_look()
+    finally:
+        tracker.unwatch()
+    assert look.server == SERVER
+    assert calls == [('notifications', 0.0)] and listings == []
+    assert pushed.closed_by == ['notifications']
+
+
+def test_a_shared_feed_nova_refuses_falls_back_to_the_server_alone(caplog):
+    reads = []
+    listings = []
+
+    def refused(since):
+        listings.append(since)
+        raise nova_exceptions.Forbidden(403, 'all_tenants is not allowed')
+
+    def get_server(server_id):
+        reads.append(server_id)
+        return SERVER
+
+    tracker = make_tracker(types.SimpleNamespace(
+        endpoint='http://nova.test/refused-%s' % uuid.uuid4(),
+        supports=lambda version: True, list_changed_servers=refused,
+        list_changed_live_migrations=lambda since: [],
+        get_server=get_server))
+    tracker.watch(SERVER)
+    try:
+        first = tracker.server_look(1.0)
+        second = tracker.server_look(1.0)
+    finally:
+        tracker.unwatch()
+    assert first.server == second.server == SERVER
+    assert len(listings) == 1 and reads == [SERVER_ID, SERVER_ID]
+    messages = [r.getMessage() for r in warnings_of(caplog)]
+    assert len(messages) == 1
+    assert 'shared view of servers' in messages[0]
+    assert 'all_tenants is not allowed' in messages[0]
+
+
+def test_figures_nova_refuses_hand_the_live_look_to_the_server(caplog):
+    nova = fake_nova.FakeNova()
+    reads = []
+
+    def refused(server_id, *args):
+        reads.append(server_id)
+        raise nova_exceptions.BadRequest(400, 'Invalid output')
+
+    nova.list_live_migrations_in_progress = refused
+    tracker = make_tracker(nova, shared_tracking=False)
+    tracker.schedule = types.SimpleNamespace(
+        urgent=False, late=False, wants_figures=lambda: True)
+    for _ in range(3):
+        look = tracker.live_look()
+        assert look.server is not None
+    assert len(reads) == 1
+    assert len(warnings_of(caplog)) == 1
