@@ -31,25 +31,13 @@ from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
+from watcher_migrate import tuning
 
 LOG = log.getLogger(__name__)
 
 # migration_type in /os-migrations (2.23+) for each kind of move.
 LIVE_RECORD_TYPE = 'live-migration'
 COLD_RECORD_TYPE = 'migration'
-
-# While a migration is in progress the server is read at least every this
-# many poll_interval_max (10 s by default), to notice it deleted or ERROR.
-SERVER_CHECK_POLLS = 2
-# The first look at a live migration comes this many poll_interval_min
-# after the request (at most end_prediction.FIRST_LOOK), or later when
-# the process learned that its Nova takes longer to begin the copy
-# (end_prediction.StartLag): before, Nova is still preparing it.
-FIRST_LOOK_FLOORS = 5
-# A routine look (nothing predicted is due) is content with a shared
-# request of another action's begun this fraction of poll_interval_max
-# ago: many actions then cost one request per this interval, not each one.
-ROUTINE_AGE_FRACTION = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,10 +85,12 @@ class MigrationTracker(object):
     :param gateway: a ``NovaGateway``
     :param request: the ``parameters.MigrationRequest``
     :param settings: ``options.Settings``
+    :param context: the ``context.ProcessContext`` whose feeds and lags
+        it uses: the gateway's if None
     """
 
     def __init__(self, gateway, request, settings, clock=time.monotonic,
-                 wall=time.time, start_lag=None):
+                 wall=time.time, context=None):
         self.gateway = gateway
         self.request = request
         self.settings = settings
@@ -114,10 +104,12 @@ class MigrationTracker(object):
         self._record_feed = None
         self._record_sub = None
         self._figure_reads = 0
-        self._start_lag = start_lag or end_prediction.START_LAG
+        self._context = gateway.context if context is None else context
+        self._start_lag = self._context.start_lag
         self._start_judged = False
         self._move_sent_at = None
-        self._routine_age = ROUTINE_AGE_FRACTION * settings.poll_interval_max
+        self._routine_age = (tuning.ROUTINE_AGE_FRACTION
+                             * settings.poll_interval_max)
         self._started_wall = wall()
         self._server_updated = None
         self.schedule = None
@@ -132,7 +124,7 @@ class MigrationTracker(object):
         # of its response validation): the server decides without them.
         self._figures_broken = False
         self._last_status = None
-        self._server_check_interval = (SERVER_CHECK_POLLS
+        self._server_check_interval = (tuning.SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
         self._server_read_at = clock()
         self._progress_at = 0.0
@@ -170,7 +162,7 @@ class MigrationTracker(object):
 
     @property
     def _not_before(self):
-        floor = self._started_wall - change_feed.CLOCK_SLACK
+        floor = self._started_wall - tuning.CLOCK_SLACK
         if self._server_updated is not None:
             floor = max(floor, self._server_updated)
         return floor
@@ -270,13 +262,13 @@ class MigrationTracker(object):
         if not self.settings.shared_tracking or not self.gateway.endpoint:
             return
         min_gap = self.settings.poll_interval_min
-        self._feed = change_feed.FEEDS.feed_for(
+        self._feed = self._context.feeds.feed_for(
             self.gateway.endpoint, min_gap)
         self._sub = self._feed.subscribe(self.request.server_id, server,
                                          self.wake)
         if self.request.live and self.gateway.supports(
                 nova_gateway.CHANGED_MIGRATIONS_MICROVERSION):
-            self._record_feed = change_feed.FEEDS.feed_for(
+            self._record_feed = self._context.feeds.feed_for(
                 self.gateway.endpoint, min_gap,
                 kind=change_feed.MigrationFeed)
             self._record_sub = self._record_feed.subscribe(
@@ -302,13 +294,15 @@ class MigrationTracker(object):
 
         :returns: (the schedule, the delay before its first look)
         """
-        first = max(min(end_prediction.FIRST_LOOK,
-                        FIRST_LOOK_FLOORS * self.settings.poll_interval_min),
+        first = max(min(tuning.FIRST_LOOK,
+                        tuning.FIRST_LOOK_FLOORS
+                        * self.settings.poll_interval_min),
                     self._start_lag.seconds)
         if self.schedule is None:
             self.schedule = end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,
-                self.settings.poll_interval_max, wall=self.wall, start=first)
+                self.settings.poll_interval_max, wall=self.wall,
+                lag=self._context.finish_lag, start=first)
         return self.schedule, first
 
     def server_look(self, max_age=0.0):
@@ -418,7 +412,7 @@ class MigrationTracker(object):
         if schedule.urgent:
             return self.server_look(0.0)
         if schedule.late:
-            return self.server_look(min(end_prediction.ENDING_LATE_AGE,
+            return self.server_look(min(tuning.ENDING_LATE_AGE,
                                         self._routine_age))
         return self.server_look(self._routine_age)
 

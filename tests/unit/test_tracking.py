@@ -18,11 +18,13 @@ import uuid
 
 import pytest
 
+from watcher_migrate import context
 from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def tracker():
         destination_node='compute-2')
     tracker = tracking.MigrationTracker(
         None, request, options.Settings({'poll_interval_max': 4.0}),
-        clock=lambda: clock[0])
+        clock=lambda: clock[0], context=context.ProcessContext())
     tracker.asked_ages = []
     tracker.server_look = lambda max_age=0.0: tracker.asked_ages.append(
         max_age)
@@ -63,7 +65,7 @@ def test_a_periodic_server_check_accepts_a_recent_shared_listing(tracker):
     check_due(tracker)
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
-    assert tracker.asked_ages == [tracking.ROUTINE_AGE_FRACTION * 4.0]
+    assert tracker.asked_ages == [tuning.ROUTINE_AGE_FRACTION * 4.0]
 
 
 def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
@@ -71,7 +73,7 @@ def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
     check_due(tracker)
     tracker.schedule = schedule(urgent=False, late=True)
     tracker.live_look()
-    assert tracker.asked_ages == [end_prediction.ENDING_LATE_AGE]
+    assert tracker.asked_ages == [tuning.ENDING_LATE_AGE]
 
 
 def test_news_of_the_server_from_the_shared_feed_is_looked_at_first(tracker):
@@ -128,7 +130,7 @@ def test_progress_carries_the_time_of_nova_s_figures_and_the_rate():
         destination_node='compute-2')
     tracker = tracking.MigrationTracker(
         None, request, options.Settings({}), clock=lambda: 50.0,
-        wall=lambda: 1800000100.0)
+        wall=lambda: 1800000100.0, context=context.ProcessContext())
     tracker.schedule = end_prediction.LiveSchedule(
         0.2, 5.0, wall=lambda: 1800000100.0)
     for at, processed in ((1.0, 100 << 20), (3.0, 300 << 20)):
