@@ -15,6 +15,7 @@
 import pytest
 
 from tests import embedded_cloud
+from watcher_migrate import context
 from watcher_migrate import end_prediction
 
 _FAILED = []
@@ -33,8 +34,23 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
+@pytest.fixture
+def process_context():
+    """A process of the test's own: nothing learned, nothing shared.
+
+    Given to the actions (``Migrate.context``) or gateways of a test that
+    reads or sets what the process learns.
+    """
+    return context.ProcessContext()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_start_lag(monkeypatch):
-    """Each test starts as a fresh process would: no start lag learned."""
-    monkeypatch.setattr(end_prediction, 'START_LAG',
+    """Each test starts as a fresh process would: no start lag learned.
+
+    For the actions that run in the process's own context (functional
+    and fault tests); the microversion it settled and its feeds are kept,
+    as in a long-running applier.
+    """
+    monkeypatch.setattr(context.default(), 'start_lag',
                         end_prediction.StartLag())

@@ -35,6 +35,7 @@ from oslo_log import log
 
 from watcher_migrate import action_base
 from watcher_migrate import compute_nodes
+from watcher_migrate import context as process_context
 from watcher_migrate import exceptions
 from watcher_migrate import keystone_session
 from watcher_migrate import moves
@@ -42,17 +43,11 @@ from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import phases
+from watcher_migrate import tuning
 
 LOG = log.getLogger(__name__)
 
 PAUSED = 'PAUSED'
-# Seconds during which execute trusts what pre_condition just checked.
-PRE_CONDITION_REUSE = 5.0
-# post_condition runs right after execute (in a busy applier, seconds
-# after): a look at the server younger than this (the one that ended
-# execute, as fresh as a poll of poll_interval_max' default) is the
-# placement to check.
-POST_CONDITION_REUSE = 5.0
 
 
 class Migrate(action_base.BaseAction):
@@ -83,6 +78,10 @@ class Migrate(action_base.BaseAction):
         # at start-up, with no osc, just to store its description.
         self._settings = None
         self._gateway = None
+        #: The ``context.ProcessContext`` the action's gateway is built
+        #: with (and its moves follow): the process's unless set before
+        #: the first hook. Not a constructor argument: Watcher's is fixed.
+        self.context = process_context.default()
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._executing = False
@@ -174,7 +173,8 @@ class Migrate(action_base.BaseAction):
     def gateway(self):
         if self._gateway is None:
             session = keystone_session.session_for(self.osc, self.settings)
-            self._gateway = nova_gateway.NovaGateway(session, self.settings)
+            self._gateway = nova_gateway.NovaGateway(
+                session, self.settings, context=self.context)
         return self._gateway
 
     # -- pre_condition ----------------------------------------------------
@@ -342,7 +342,7 @@ class Migrate(action_base.BaseAction):
             return None
         checked_at, server = self._checked
         self._checked = None
-        if time.monotonic() - checked_at > PRE_CONDITION_REUSE:
+        if time.monotonic() - checked_at > tuning.PRE_CONDITION_REUSE:
             return None
         return server
 
@@ -460,7 +460,7 @@ class Migrate(action_base.BaseAction):
             # on its own. Only the placement is left to check.
             look = done.look
             if look is None or look.server is None or \
-                    tracker.clock() - look.at > POST_CONDITION_REUSE:
+                    tracker.clock() - look.at > tuning.POST_CONDITION_REUSE:
                 look = tracker.server_look()
             if not phases.stopped_on_destination(look, move.target):
                 raise exceptions.ActionFailed(

@@ -41,12 +41,9 @@ import time
 
 from oslo_log import log
 
+from watcher_migrate import tuning
+
 LOG = log.getLogger(__name__)
-
-# changes-since compares with timestamps written by Nova's own hosts; this
-# much slack covers their clock skew against ours (NTP keeps it far lower).
-CLOCK_SLACK = 2.0
-
 
 # "Begun after": clock() values are floats; this is the least step.
 _LATER = 1e-9
@@ -162,7 +159,8 @@ class ChangeFeed(SharedRead):
     :param min_gap: least time between two requests, seconds
     """
 
-    def __init__(self, min_gap=0.2, clock=time.monotonic, wall=time.time):
+    def __init__(self, min_gap=tuning.FEED_MIN_GAP, clock=time.monotonic,
+                 wall=time.time):
         super(ChangeFeed, self).__init__(min_gap, clock)
         self.wall = wall
         self._subs = set()
@@ -237,7 +235,7 @@ class ChangeFeed(SharedRead):
         starts = [s.since for s in self._subs if s.since is not None]
         if self._last_wall is not None:
             starts.append(self._last_wall)
-        return min(starts or [self.wall()]) - CLOCK_SLACK
+        return min(starts or [self.wall()]) - tuning.CLOCK_SLACK
 
     def _publish(self, items, started):
         about = {}
@@ -283,8 +281,11 @@ class MigrationFeed(ChangeFeed):
         return view
 
 
-class _Registry(object):
-    """The process's feeds, one per kind and compute endpoint."""
+class FeedRegistry(object):
+    """The process's feeds, one per kind and compute endpoint.
+
+    Held by the process's ``context.ProcessContext``.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -296,6 +297,3 @@ class _Registry(object):
             if feed is None:
                 feed = self._feeds[(kind, endpoint)] = kind(min_gap)
             return feed
-
-
-FEEDS = _Registry()

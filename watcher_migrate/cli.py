@@ -44,19 +44,19 @@ import requests
 
 from watcher_migrate import action as migrate_action
 from watcher_migrate import console
+from watcher_migrate import context as process_context
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import plan as plan_file
 from watcher_migrate import plan_runner
+from watcher_migrate import tuning
 
 LOG = logging.getLogger(__name__)
 
 PROG = 'watcher-migrate'
 EXIT_USAGE = plan_runner.EXIT_USAGE
-# How often the progress display is redrawn (and the run checked).
-REFRESH_INTERVAL = 1.0
 
 INTERFACES = ('public', 'internal', 'admin')
 
@@ -471,13 +471,21 @@ def _load_cloud(cloud, args, interface, region_name):
 
 
 class Tool(object):
-    """The commands, with their streams and the action class injectable."""
+    """The commands, with their streams and the action class injectable.
+
+    :param context: the ``context.ProcessContext`` of the run's gateways
+        and actions (the probe's microversion serves them all); the
+        process's if None
+    """
 
     def __init__(self, stdout=None, stderr=None,
-                 action_class=migrate_action.Migrate, isatty=None):
+                 action_class=migrate_action.Migrate, isatty=None,
+                 context=None):
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self.action_class = action_class
+        self.context = (process_context.default() if context is None
+                        else context)
         self.isatty = (self.stdout.isatty() if isatty is None else isatty)
         self._log_handler = None
         self._display_handler = None
@@ -535,8 +543,8 @@ class Tool(object):
             # keystoneauth1 raises plain exceptions for some settings it
             # finds missing only now (e.g. a password of clouds.yaml).
             raise CliError('authentication failed: %s' % e)
-        gateway = nova_gateway.NovaGateway(session,
-                                           options.Settings(config))
+        gateway = nova_gateway.NovaGateway(
+            session, options.Settings(config), context=self.context)
         self._probe(session, config, gateway)
         return config, Clients(session), gateway
 
@@ -547,10 +555,12 @@ class Tool(object):
         A connection that cannot even be opened is not worth the actions'
         retry budget (60 s each by default): say so and stop. Anything
         else transient gets the budget once, here. The version found is
-        kept for the process, so the actions do not ask again.
+        kept in the gateway's context, the actions', so they do not ask
+        again.
         """
         probe = nova_gateway.NovaGateway(
-            session, options.Settings(dict(config, api_retry_timeout=0)))
+            session, options.Settings(dict(config, api_retry_timeout=0)),
+            context=gateway.context)
         try:
             probe.client
             return
@@ -575,6 +585,7 @@ class Tool(object):
 
         def make_action(input_parameters):
             action = action_class(config, osc=osc)
+            action.context = self.context
             action.input_parameters = input_parameters
             return action
         return make_action
@@ -675,7 +686,7 @@ class Tool(object):
 
     @staticmethod
     def _follow(done, runner, display):
-        while not done.wait(REFRESH_INTERVAL):
+        while not done.wait(tuning.REFRESH_INTERVAL):
             display.refresh()
         runner.wait_aborted()
         display.refresh()

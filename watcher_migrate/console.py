@@ -25,16 +25,13 @@ import time
 
 from watcher_migrate import phases
 from watcher_migrate import plan_runner
+from watcher_migrate import tuning
 
 MIB = 1 << 20
 
-# In the plain log, a line about a running action at least this often.
-LOG_PROGRESS_INTERVAL = 10.0
 
 _UP_AND_CLEAR = '\x1b[%dF\x1b[J'
 
-# Seconds without news from Nova after which a line says it waits for it.
-STALE_AFTER = 3.0
 # Phases in which the action, not Nova, is next to act.
 _NOT_WAITING = ('not started', phases.COMPLETED)
 
@@ -141,14 +138,14 @@ def describe_progress(progress, now=None):
             age = max(0.0, now - progress.figures_at)
             # The copy is due to have ended (left == 0), or no rate moves
             # the figures: either way the next word is Nova's.
-            if left is not None or age >= STALE_AFTER:
+            if left is not None or age >= tuning.STALE_AFTER:
                 waiting = 'last figures %d s ago' % age
     elif progress.percent is not None:
         text += ' %d%%' % progress.percent
     if waiting is None and now is not None and \
             progress.read_at is not None and \
             progress.phase not in _NOT_WAITING and \
-            now - progress.read_at >= STALE_AFTER:
+            now - progress.read_at >= tuning.STALE_AFTER:
         waiting = 'last read %d s ago' % (now - progress.read_at)
     if waiting:
         text += ', waiting for Nova (%s)' % waiting
@@ -281,7 +278,7 @@ class LogDisplay(object):
                self.aborting)
         seen = self._seen.get(record.index)
         due = (record.state == plan_runner.RUNNING and seen is not None
-               and now - seen[1] >= LOG_PROGRESS_INTERVAL)
+               and now - seen[1] >= tuning.LOG_PROGRESS_INTERVAL)
         if seen is not None and seen[0] == key and not due:
             return
         text = _status_line(record, now, self.wall_clock(), self.aborting)

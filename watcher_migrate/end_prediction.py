@@ -24,47 +24,8 @@ due, and backoff where Nova gives no figures.
 import datetime
 import threading
 
+from watcher_migrate import tuning
 from watcher_migrate import waiting
-
-# Nova's conductor, scheduler and the destination's preparation take
-# about this long before a copy can have begun: the first look waits.
-FIRST_LOOK = 1.0
-# The longest the learned start lag grows (see StartLag): a Nova slower
-# to begin the copy is met by the looks' backoff.
-START_LAG_MAX = 5.0
-# Between the two figures that give the rate: at least this much of
-# Nova's time, so that timing noise is small against it.
-MIN_SPAN = 1.0
-# Nova rewrites the figures every half second or so (libvirt's migration
-# monitor): the second reading comes this much later than the first, so
-# that its figures are at least MIN_SPAN newer and one read is enough.
-SECOND_READING = MIN_SPAN + 0.5
-# Nova's clock times its figures; seconds-only timestamps (MySQL) make a
-# prediction this uncertain, so it is approached instead of trusted.
-COARSE_MARGIN = 0.1
-# Look at least every this many times poll_interval_max while the copy
-# runs, however far its predicted end: a failure must not go unseen.
-MAX_CAPS = 6
-# Once the predicted end is due, looks come at most this far apart and
-# are urgent (each sees Nova as it is then: shared requests make them
-# cheap) for this long; a landing later than that is Nova slow to finish.
-ENDING_INTERVAL = 0.5
-ENDING_URGENT = 5.0
-# A landing late past ENDING_URGENT is still looked for at least every
-# ENDING_LATE_CAP, each look accepting a shared listing at most
-# ENDING_LATE_AGE old: it is still seen within about a second, and many
-# late actions share about two requests a second. A busy Nova lands
-# servers tens of seconds late (the benchmark's 50 at once); later than
-# ENDING_LATE_WATCH is Nova in trouble, followed by routine looks that
-# back off.
-ENDING_LATE_CAP = 1.0
-ENDING_LATE_AGE = 0.5
-ENDING_LATE_WATCH = 60.0
-# Once the end is due, the server's looks decide: Nova lands the server
-# within about a second of the copy's end. Only a landing later than
-# this suggests the copy is slower than predicted, and the figures are
-# read again to say until when.
-FIGURES_AGAIN_AFTER = 2.0
 
 
 def parse_nova_time(text):
@@ -92,7 +53,8 @@ class FinishLag(object):
     first look after the copy usually finds the migration done.
     """
 
-    def __init__(self, initial=0.3, low=0.05, high=1.0):
+    def __init__(self, initial=tuning.FINISH_LAG_INITIAL,
+                 low=tuning.FINISH_LAG_LOW, high=tuning.FINISH_LAG_HIGH):
         self._lock = threading.Lock()
         self.seconds = initial
         self.low = low
@@ -100,14 +62,14 @@ class FinishLag(object):
 
     def too_early(self):
         with self._lock:
-            self.seconds = min(self.high, self.seconds * 1.2 + 0.02)
+            self.seconds = min(self.high,
+                               self.seconds * tuning.FINISH_LAG_GROWTH
+                               + tuning.FINISH_LAG_STEP)
 
     def in_time(self):
         with self._lock:
-            self.seconds = max(self.low, self.seconds * 0.9)
-
-
-FINISH_LAG = FinishLag()
+            self.seconds = max(self.low,
+                               self.seconds * tuning.FINISH_LAG_SHRINK)
 
 
 class StartLag(object):
@@ -118,24 +80,23 @@ class StartLag(object):
     preparing, which decides nothing and costs a request. A first look
     that found the copy not begun after t seconds moves the lag past t;
     one that found it begun lets it shrink slowly, to follow a Nova that
-    got faster. Unknown (0) at first: the first look comes at FIRST_LOOK.
+    got faster. Unknown (0) at first: the first look comes at
+    ``tuning.FIRST_LOOK``.
     """
 
-    def __init__(self, high=START_LAG_MAX):
+    def __init__(self, high=tuning.START_LAG_MAX):
         self._lock = threading.Lock()
         self.seconds = 0.0
         self.high = high
 
     def not_begun(self, after):
         with self._lock:
-            self.seconds = min(self.high, max(self.seconds, after * 1.25))
+            self.seconds = min(self.high, max(
+                self.seconds, after * tuning.START_LAG_MARGIN))
 
     def begun(self):
         with self._lock:
-            self.seconds *= 0.95
-
-
-START_LAG = StartLag()
+            self.seconds *= tuning.START_LAG_SHRINK
 
 
 class EndPredictor(object):
@@ -181,7 +142,7 @@ class EndPredictor(object):
         if len(self._points) < 2:
             return None
         (t0, r0), (t1, r1) = self._points[0], self._points[-1]
-        if t1 - t0 < MIN_SPAN or r1 >= r0:
+        if t1 - t0 < tuning.MIN_SPAN or r1 >= r0:
             return None
         return (r0 - r1) / (t1 - t0)
 
@@ -202,13 +163,14 @@ class LiveSchedule(object):
     feed); ``next_delay(look)`` how long to sleep before it.
     """
 
-    def __init__(self, floor, cap, wall, predictor=None, lag=FINISH_LAG,
+    def __init__(self, floor, cap, wall, predictor=None, lag=None,
                  start=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.wall = wall
         self.predictor = predictor or EndPredictor()
-        self.lag = lag
+        # The process's FinishLag (its context's); a lag of its own alone.
+        self.lag = lag or FinishLag()
         # Before the copy runs, looks back off from here (the first look's
         # delay): queued and preparing can last, and decide nothing.
         self.start = max(floor, start or floor)
@@ -231,7 +193,7 @@ class LiveSchedule(object):
         if self.predictor.end() is None:
             return True
         return self._overdue and self._ending_since is not None and \
-            self.wall() - self._ending_since >= FIGURES_AGAIN_AFTER
+            self.wall() - self._ending_since >= tuning.FIGURES_AGAIN_AFTER
 
     def next_delay(self, look):
         self.urgent = self.late = False
@@ -248,35 +210,35 @@ class LiveSchedule(object):
                 return self._backoff.backoff('not copying', self.start)
             # One figure (the next makes the rate), or no progress: the
             # figures are worth reading again once Nova has rewritten them.
-            return self._backoff.backoff('copying',
-                                         max(self.floor, SECOND_READING))
+            return self._backoff.backoff(
+                'copying', max(self.floor, tuning.SECOND_READING))
         if self.predictor.precise:
             target = end + self.lag.seconds
         else:
-            target = end - COARSE_MARGIN * max(0.0, end - now)
+            target = end - tuning.COARSE_MARGIN * max(0.0, end - now)
         if target - now <= self.floor:
             # Due now: look soon and, if still copying, refine the figures.
             if self._ending_since is None:
                 self._ending_since = now
             late_for = now - self._ending_since
-            if late_for < ENDING_URGENT:
+            if late_for < tuning.ENDING_URGENT:
                 self.urgent = True
                 return min(self._backoff.backoff('ending', self.floor),
-                           max(self.floor, ENDING_INTERVAL))
-            if late_for < ENDING_LATE_WATCH:
+                           max(self.floor, tuning.ENDING_INTERVAL))
+            if late_for < tuning.ENDING_LATE_WATCH:
                 self.late = True
                 return min(self._backoff.backoff('ending late',
-                                                 ENDING_INTERVAL),
-                           max(self.floor, ENDING_LATE_CAP))
-            return self._backoff.backoff('ending very late',
-                                         min(self.cap, ENDING_LATE_CAP))
+                                                 tuning.ENDING_INTERVAL),
+                           max(self.floor, tuning.ENDING_LATE_CAP))
+            return self._backoff.backoff(
+                'ending very late', min(self.cap, tuning.ENDING_LATE_CAP))
         self._ending_since = None
         self._overdue = False
         self._backoff.reset()
         self._target = target
         delay = target - now
-        self.urgent = delay <= MAX_CAPS * self.cap
-        return min(delay, MAX_CAPS * self.cap)
+        self.urgent = delay <= tuning.MAX_CAPS * self.cap
+        return min(delay, tuning.MAX_CAPS * self.cap)
 
     def landed(self, at):
         """The server was seen on the destination at wall time ``at``."""

@@ -38,8 +38,9 @@ from oslo_log import log
 import requests
 import tenacity
 
-from watcher_migrate import change_feed
+from watcher_migrate import context as process_context
 from watcher_migrate import exceptions
+from watcher_migrate import tuning
 
 LOG = log.getLogger(__name__)
 
@@ -241,41 +242,6 @@ def _access_problem(error):
             and _http_code(error) in (401, 403))
 
 
-class _VersionCache(object):
-    """Negotiated microversions per compute endpoint, for the process.
-
-    Every action of a plan talks to the same Nova: negotiating once per
-    endpoint (again after an hour, in case Nova was upgraded) saves each
-    action the version request.
-    """
-
-    TTL = 3600.0
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._versions = {}
-        self._discovering = {}
-
-    def discovery_lock(self, endpoint):
-        """Held while one action discovers: the others wait and reuse."""
-        with self._lock:
-            return self._discovering.setdefault(endpoint, threading.Lock())
-
-    def get(self, endpoint):
-        with self._lock:
-            version, expires = self._versions.get(endpoint, (None, 0.0))
-            return version if time.monotonic() < expires else None
-
-    def put(self, endpoint, version):
-        with self._lock:
-            self._versions[endpoint] = (version, time.monotonic() + self.TTL)
-
-    def clear(self):
-        with self._lock:
-            self._versions.clear()
-
-
-_VERSIONS = _VersionCache()
 _NOT_SETTLED = object()
 
 
@@ -301,18 +267,6 @@ def _next_page(links, resource):
             index = path.find(resource)
             return path[index:] + ('?' + parts.query if parts.query else '')
     return None
-
-
-# Compute services read at once by concurrent actions of the process share
-# one request per endpoint (every action of a plan checks its destination
-# before it starts).
-_SERVICE_READS = {}
-_SERVICE_READS_LOCK = threading.Lock()
-
-
-def _service_read(endpoint):
-    with _SERVICE_READS_LOCK:
-        return _SERVICE_READS.setdefault(endpoint, change_feed.SharedRead())
 
 
 class StopAfterBudget(tenacity.stop.stop_base):
@@ -344,7 +298,8 @@ class WaitWithinBudget(tenacity.wait.wait_base):
     try that outlasted it: see ``StopAfterBudget``).
     """
 
-    def __init__(self, budget, multiplier=0.2, longest=5.0):
+    def __init__(self, budget, multiplier=tuning.RETRY_MULTIPLIER,
+                 longest=tuning.RETRY_LONGEST):
         self.budget = budget
         self._backoff = tenacity.wait_random_exponential(
             multiplier=multiplier, max=longest)
@@ -360,12 +315,17 @@ class NovaGateway(object):
     :param session: a keystoneauth1 session
     :param settings: ``options.Settings`` (interface, region, retry budget)
     :param client: an already built novaclient (tests); negotiated if None
+    :param context: the ``context.ProcessContext`` whose microversions and
+        shared reads it uses, and which the action's tracker follows
+        through it; the process's own if None
     """
 
-    def __init__(self, session, settings, client=None):
+    def __init__(self, session, settings, client=None, context=None):
         self._session = session
         self._settings = settings
         self._client = client
+        self.context = (process_context.default() if context is None
+                        else context)
         self._lock = threading.Lock()
         self.endpoint = settings.endpoint_override
 
@@ -402,14 +362,14 @@ class NovaGateway(object):
 
     def _negotiate(self):
         endpoint = self._find_endpoint()
-        with _VERSIONS.discovery_lock(endpoint):
-            version = _VERSIONS.get(endpoint)
+        with self.context.versions.discovery_lock(endpoint):
+            version = self.context.versions.get(endpoint)
             if version is None:
                 version = self._read(
                     'discover the compute API version',
                     api_versions.discover_version, self._new_client('2.1'),
                     api_versions.APIVersion('2.latest'))
-                _VERSIONS.put(endpoint, version)
+                self.context.versions.put(endpoint, version)
         if version < MIN_MICROVERSION:
             raise exceptions.NovaTooOld(
                 'The compute API offers microversion %s at most; '
@@ -436,8 +396,8 @@ class NovaGateway(object):
         if preferred < MIN_MICROVERSION:
             return _NOT_SETTLED
         endpoint = self._find_endpoint()
-        with _VERSIONS.discovery_lock(endpoint):
-            if _VERSIONS.get(endpoint) is not None:
+        with self.context.versions.discovery_lock(endpoint):
+            if self.context.versions.get(endpoint) is not None:
                 return _NOT_SETTLED
             client = self._new_client(preferred)
             try:
@@ -452,7 +412,7 @@ class NovaGateway(object):
                 return None
             if _served_version(response) != preferred:
                 return _NOT_SETTLED
-            _VERSIONS.put(endpoint, preferred)
+            self.context.versions.put(endpoint, preferred)
             LOG.debug('Using compute API microversion %s',
                       preferred.get_string())
             self._client = client
@@ -555,7 +515,7 @@ class NovaGateway(object):
         of all nova-compute services.
         """
         client = self.client    # negotiating finds the endpoint
-        services = _service_read(self.endpoint).get(
+        services = self.context.service_read(self.endpoint).get(
             lambda: self._read('list the nova-compute services',
                                client.services.list, binary='nova-compute'))
         for service in services:

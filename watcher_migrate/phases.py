@@ -21,6 +21,8 @@ Nova, send a request or keep state: the move that asks owns every effect
 
 import dataclasses
 
+from watcher_migrate import tuning
+
 # Migration record statuses (nova/compute, nova/conductor).
 LIVE_IN_PROGRESS = frozenset(
     ['accepted', 'queued', 'preparing', 'running', 'post-migrating'])
@@ -48,10 +50,6 @@ LIVE_OK_STATUSES = ('ACTIVE', 'PAUSED')
 COLD_OK_STATUSES = ('ACTIVE', 'SHUTOFF')
 VERIFY_RESIZE = 'VERIFY_RESIZE'
 
-# How long a migration record and its server may disagree before the
-# disagreement is taken as Nova's final word: Nova updates them in
-# separate steps, so a look can catch one updated and not the other.
-RECORDS_AGREE_GRACE = 10.0
 
 # -- phases ------------------------------------------------------------------
 
@@ -139,7 +137,7 @@ def of_move(look, target, unexplained_for=0.0):
         return FAILED
     record = look.migration
     if record is None or record.status in target.in_progress:
-        if unexplained_for < RECORDS_AGREE_GRACE:
+        if unexplained_for < tuning.RECORDS_AGREE_GRACE:
             return None
         if record is None:
             return NEVER_STARTED
@@ -152,7 +150,8 @@ def needs_record(look, target):
     True when the server is idle and not landed well: its record says
     why (and whether Nova has caught up yet).
     """
-    phase = of_move(look, target, unexplained_for=RECORDS_AGREE_GRACE)
+    phase = of_move(look, target,
+                    unexplained_for=tuning.RECORDS_AGREE_GRACE)
     return phase in (LANDED_UNWELL, FAILED, NEVER_STARTED)
 
 

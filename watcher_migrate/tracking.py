@@ -32,25 +32,13 @@ from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
 from watcher_migrate import sources
+from watcher_migrate import tuning
 
 LOG = log.getLogger(__name__)
 
 # migration_type in /os-migrations (2.23+) for each kind of move.
 LIVE_RECORD_TYPE = 'live-migration'
 COLD_RECORD_TYPE = 'migration'
-
-# While a migration is in progress the server is read at least every this
-# many poll_interval_max (10 s by default), to notice it deleted or ERROR.
-SERVER_CHECK_POLLS = 2
-# The first look at a live migration comes this many poll_interval_min
-# after the request (at most end_prediction.FIRST_LOOK), or later when
-# the process learned that its Nova takes longer to begin the copy
-# (end_prediction.StartLag): before, Nova is still preparing it.
-FIRST_LOOK_FLOORS = 5
-# A routine look (nothing predicted is due) is content with a shared
-# request of another action's begun this fraction of poll_interval_max
-# ago: many actions then cost one request per this interval, not each one.
-ROUTINE_AGE_FRACTION = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,10 +89,12 @@ class MigrationTracker(object):
     :param gateway: a ``NovaGateway``
     :param request: the ``parameters.MigrationRequest``
     :param settings: ``options.Settings``
+    :param context: the ``context.ProcessContext`` whose feeds and lags
+        it uses: the gateway's if None
     """
 
     def __init__(self, gateway, request, settings, clock=time.monotonic,
-                 wall=time.time, start_lag=None):
+                 wall=time.time, context=None):
         self.gateway = gateway
         self.request = request
         self.settings = settings
@@ -121,10 +111,12 @@ class MigrationTracker(object):
         self._server_feed = None
         self._record_source = None
         self._figure_reads = 0
-        self._start_lag = start_lag or end_prediction.START_LAG
+        self._context = gateway.context if context is None else context
+        self._start_lag = self._context.start_lag
         self._start_judged = False
         self._move_sent_at = None
-        self._routine_age = ROUTINE_AGE_FRACTION * settings.poll_interval_max
+        self._routine_age = (tuning.ROUTINE_AGE_FRACTION
+                             * settings.poll_interval_max)
         self._started_wall = wall()
         self._server_updated = None
         self.schedule = None
@@ -140,7 +132,7 @@ class MigrationTracker(object):
         self.figures = sources.FiguresSource(gateway, request.server_id,
                                              request.label)
         self._last_status = None
-        self._server_check_interval = (SERVER_CHECK_POLLS
+        self._server_check_interval = (tuning.SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
         self._server_read_at = clock()
         self._progress_at = 0.0
@@ -178,7 +170,7 @@ class MigrationTracker(object):
 
     @property
     def _not_before(self):
-        floor = self._started_wall - change_feed.CLOCK_SLACK
+        floor = self._started_wall - tuning.CLOCK_SLACK
         if self._server_updated is not None:
             floor = max(floor, self._server_updated)
         return floor
@@ -261,7 +253,7 @@ class MigrationTracker(object):
         label = self.request.label
         # A server feed Nova refuses takes the record feed with it.
         self._server_feed = sources.ServerFeedSource(
-            change_feed.FEEDS.feed_for(self.gateway.endpoint, min_gap),
+            self._context.feeds.feed_for(self.gateway.endpoint, min_gap),
             self.gateway.list_changed_servers, self.request.server_id,
             server, self.wake, label, since=lambda: self._started_at,
             on_broken=self._unwatch_records)
@@ -270,7 +262,7 @@ class MigrationTracker(object):
         if self.request.live and self.gateway.supports(
                 nova_gateway.CHANGED_MIGRATIONS_MICROVERSION):
             self._record_source = sources.FeedSource(
-                change_feed.FEEDS.feed_for(
+                self._context.feeds.feed_for(
                     self.gateway.endpoint, min_gap,
                     kind=change_feed.MigrationFeed),
                 self.gateway.list_changed_live_migrations, 'migration',
@@ -296,13 +288,15 @@ class MigrationTracker(object):
 
         :returns: (the schedule, the delay before its first look)
         """
-        first = max(min(end_prediction.FIRST_LOOK,
-                        FIRST_LOOK_FLOORS * self.settings.poll_interval_min),
+        first = max(min(tuning.FIRST_LOOK,
+                        tuning.FIRST_LOOK_FLOORS
+                        * self.settings.poll_interval_min),
                     self._start_lag.seconds)
         if self.schedule is None:
             self.schedule = end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,
-                self.settings.poll_interval_max, wall=self.wall, start=first)
+                self.settings.poll_interval_max, wall=self.wall,
+                lag=self._context.finish_lag, start=first)
         return self.schedule, first
 
     def server_look(self, max_age=0.0):
@@ -372,7 +366,7 @@ class MigrationTracker(object):
         if schedule.urgent:
             return self.server_look(0.0)
         if schedule.late:
-            return self.server_look(min(end_prediction.ENDING_LATE_AGE,
+            return self.server_look(min(tuning.ENDING_LATE_AGE,
                                         self._routine_age))
         return self.server_look(self._routine_age)
 

@@ -23,6 +23,8 @@ live migration's predicted end is end_prediction's business.)
 
 import time
 
+from watcher_migrate import tuning
+
 
 class WaitTimeout(Exception):
     """The deadline passed without a verdict; ``last`` is the last look."""
@@ -53,7 +55,8 @@ class PollSchedule(object):
         interval to the floor (e.g. the migration status)
     """
 
-    def __init__(self, floor, cap, factor=1.6, phase=None):
+    def __init__(self, floor, cap, factor=tuning.POLL_BACKOFF_FACTOR,
+                 phase=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.factor = factor

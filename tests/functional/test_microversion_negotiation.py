@@ -16,17 +16,9 @@ Nova serves novaclient's highest microversion."""
 
 import novaclient
 from novaclient import api_versions
-import pytest
 
 from tests.functional import test_migrate_action as moves
 from watcher_migrate import nova_gateway
-
-
-@pytest.fixture(autouse=True)
-def fresh_process(monkeypatch):
-    """No microversion settled yet, as in a freshly started applier."""
-    monkeypatch.setattr(nova_gateway, '_VERSIONS',
-                        nova_gateway._VersionCache())
 
 
 def compute_requests(cloud):
@@ -34,9 +26,13 @@ def compute_requests(cloud):
              r['microversion'], r['status']) for r in cloud.requests()]
 
 
-def test_the_first_read_of_a_process_settles_the_microversion(cloud):
+def test_the_first_read_of_a_process_settles_the_microversion(
+        cloud, process_context):
+    # A process of its own: no microversion settled yet, as in a freshly
+    # started applier.
     server = cloud.create_server('host1')
-    migrate = moves.migrate_action(cloud, server, 'host1', 'host2')
+    migrate = moves.migrate_action(cloud, server, 'host1', 'host2',
+                                   context=process_context)
     cloud.reset_requests()
     migrate.pre_condition()
     preferred = nova_gateway.PREFERRED_MICROVERSION.get_string()
@@ -48,14 +44,15 @@ def test_the_first_read_of_a_process_settles_the_microversion(cloud):
 
 
 def test_a_version_nova_does_not_serve_is_negotiated_then_read_again(
-        cloud, monkeypatch):
+        cloud, monkeypatch, process_context):
     # A novaclient newer than the real Nova, which answers it with 406
     # as any Nova older than novaclient would.
     newer = api_versions.APIVersion('2.999')
     monkeypatch.setattr(novaclient, 'API_MAX_VERSION', newer)
     monkeypatch.setattr(nova_gateway, 'PREFERRED_MICROVERSION', newer)
     server = cloud.create_server('host1')
-    migrate = moves.migrate_action(cloud, server, 'host1', 'host2')
+    migrate = moves.migrate_action(cloud, server, 'host1', 'host2',
+                                   context=process_context)
     cloud.reset_requests()
     migrate.pre_condition()
     negotiated = migrate.gateway.api_version.get_string()

@@ -24,7 +24,6 @@ import uuid
 import pytest
 
 from watcher_migrate import action
-from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 
 IN_PROGRESS = {'accepted', 'queued', 'preparing', 'running',
@@ -48,8 +47,11 @@ def config(cloud, **overrides):
 
 
 def migrate_action(cloud, server, source, destination, kind='live',
-                   osc=None, **options):
+                   osc=None, context=None, **options):
+    """The action, in the process's context unless given another."""
     migrate = action.Migrate(config(cloud, **options), osc=osc)
+    if context is not None:
+        migrate.context = context
     migrate.input_parameters = {
         'resource_id': server, 'migration_type': kind,
         'source_node': source, 'destination_node': destination}
@@ -438,7 +440,8 @@ def _first_figures_read_after_move(requests, server):
     return read - moved
 
 
-def test_a_process_that_saw_a_copy_begin_late_looks_later_next_time(cloud):
+def test_a_process_that_saw_a_copy_begin_late_looks_later_next_time(
+        cloud, process_context):
     # Looks from 0.25 s on, and Nova takes about a second to begin a
     # copy: the first migration finds it not begun, which the process
     # learns; the second's first look waits that long.
@@ -446,9 +449,10 @@ def test_a_process_that_saw_a_copy_begin_late_looks_later_next_time(cloud):
     cloud.reset_requests()
     learned = []
     for server in servers:
-        learned.append(end_prediction.START_LAG.seconds)
+        learned.append(process_context.start_lag.seconds)
         cloud.set_driver(instance=server, live_duration=2)
         assert run(migrate_action(cloud, server, 'host1', 'host2',
+                                  context=process_context,
                                   poll_interval_min=0.05)) is True
     requests = cloud.requests()
     first, second = (_first_figures_read_after_move(requests, server)

@@ -18,6 +18,7 @@ real Nova is tested again in tests/functional."""
 import dataclasses
 import threading
 
+from watcher_migrate import context as process_context
 from watcher_migrate import nova_gateway
 
 NODE_UUIDS = {'compute-1': '5d0e9a52-0d4c-4f7e-8a51-1c6f6d1f0a01',
@@ -39,10 +40,17 @@ class Migration:
 
 
 class FakeNova(object):
-    """Records every call; ``writes`` lists the write calls in order."""
+    """Records every call; ``writes`` lists the write calls in order.
+
+    Its ``context`` is that of the process the test plays, as a gateway's
+    is: a fresh one (nothing learned) unless given.
+    """
 
     def __init__(self, host='compute-1', status='ACTIVE',
-                 server_id='0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'):
+                 server_id='0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3',
+                 context=None):
+        self.context = (process_context.ProcessContext() if context is None
+                        else context)
         self.server = dict(id=server_id, name='web-1', status=status,
                            task_state=None, host=host, fault=None,
                            ram_mb=1024, disk_gb=1)

@@ -24,11 +24,8 @@ import pytest
 from tests.unit import fake_nova
 from watcher_migrate import action
 from watcher_migrate import change_feed
-from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
-from watcher_migrate.moves import base as moves_base
-from watcher_migrate.moves import cold
-from watcher_migrate.moves import live
+from watcher_migrate import tuning
 from watcher_migrate import waiting
 
 UUID = '0b8bd4ab-7c11-4b43-a3b1-64a6b8a7c5a3'
@@ -41,6 +38,8 @@ def make(nova, config=None, **parameters):
     settings = dict(FAST)
     settings.update(config or {})
     migrate = action.Migrate(settings)
+    # The process the test plays is the fake gateway's.
+    migrate.context = nova.context
     migrate._gateway = nova
     migrate.input_parameters = dict(
         resource_id=UUID, migration_type='live', source_node='compute-1',
@@ -164,7 +163,7 @@ def test_execute_trusts_a_pre_condition_run_just_before(nova):
 
 
 def test_execute_checks_again_after_a_stale_pre_condition(nova, monkeypatch):
-    monkeypatch.setattr(action, 'PRE_CONDITION_REUSE', 0.0)
+    monkeypatch.setattr(tuning, 'PRE_CONDITION_REUSE', 0.0)
     migrate = make(nova)
     migrate.pre_condition()
     nova.server['status'] = 'SHUTOFF'
@@ -241,7 +240,7 @@ def test_a_lost_answer_to_the_move_request_is_not_sent_again(nova):
 
 
 def test_a_move_request_nova_never_saw_is_sent_once_more(nova, monkeypatch):
-    monkeypatch.setattr(moves_base, 'RESOLVE_WINDOW', 0.5)
+    monkeypatch.setattr(tuning, 'RESOLVE_WINDOW', 0.5)
     nova.lose_request = True
     original = nova.live_migrate
 
@@ -258,7 +257,7 @@ def test_a_move_request_nova_never_saw_is_sent_once_more(nova, monkeypatch):
 
 
 def test_a_move_request_lost_twice_fails_without_a_third(nova, monkeypatch):
-    monkeypatch.setattr(moves_base, 'RESOLVE_WINDOW', 0.5)
+    monkeypatch.setattr(tuning, 'RESOLVE_WINDOW', 0.5)
     nova.lose_request = True
     with pytest.raises(exceptions.ActionFailed,
                        match='outcome unknown .*, twice, .* not sending it '
@@ -269,7 +268,7 @@ def test_a_move_request_lost_twice_fails_without_a_third(nova, monkeypatch):
 
 
 def test_a_confirm_lost_on_its_way_is_sent_again(nova, monkeypatch):
-    monkeypatch.setattr(cold, 'CONFIRM_RESEND', 0.0)
+    monkeypatch.setattr(tuning, 'CONFIRM_RESEND', 0.0)
     nova.lost_confirms = 1
     assert make(nova, migration_type='cold').execute() is True
     assert nova.writes.count(('confirm_resize',)) == 2
@@ -277,7 +276,7 @@ def test_a_confirm_lost_on_its_way_is_sent_again(nova, monkeypatch):
 
 
 def test_an_abort_lost_on_its_way_is_sent_again(nova, monkeypatch):
-    monkeypatch.setattr(live, 'ABORT_RESEND', 0.0)
+    monkeypatch.setattr(tuning, 'ABORT_RESEND', 0.0)
     nova.live_end = 'stuck'
     nova.lost_aborts = 1
     with pytest.raises(exceptions.ActionFailed, match='cancelled'):
@@ -349,18 +348,18 @@ def test_a_copy_found_preparing_makes_the_process_look_later_next_time(
         nova):
     nova.live_steps = ['preparing', 'preparing', 'running', 'running']
     assert make(nova).execute() is True
-    assert end_prediction.START_LAG.seconds > 0
+    assert nova.context.start_lag.seconds > 0
 
 
 def test_a_copy_found_running_at_the_first_look_lets_the_lag_shrink(nova):
-    end_prediction.START_LAG.seconds = 0.01
+    nova.context.start_lag.seconds = 0.01
     nova.live_steps = ['running'] * 4
     assert make(nova).execute() is True
-    assert end_prediction.START_LAG.seconds < 0.01
+    assert nova.context.start_lag.seconds < 0.01
 
 
 def test_the_first_look_waits_for_the_learned_start_lag(nova, monkeypatch):
-    end_prediction.START_LAG.seconds = 0.3
+    nova.context.start_lag.seconds = 0.3
     first_delays = []
     real_wait_for = waiting.wait_for
 
@@ -375,8 +374,8 @@ def test_the_first_look_waits_for_the_learned_start_lag(nova, monkeypatch):
 
 
 def test_once_the_copy_runs_the_action_leaves_the_shared_listing(nova):
-    feed = change_feed.FEEDS.feed_for(nova.endpoint, 0,
-                                      kind=change_feed.MigrationFeed)
+    feed = nova.context.feeds.feed_for(nova.endpoint, 0,
+                                       kind=change_feed.MigrationFeed)
     events = []
     figures, servers = (nova.list_live_migrations_in_progress,
                         nova.list_changed_servers)
@@ -568,7 +567,7 @@ def test_post_condition_right_after_a_live_success_reads_nothing(nova):
 
 def test_post_condition_detects_a_server_moved_away_after_success(
         nova, monkeypatch):
-    monkeypatch.setattr(action, 'POST_CONDITION_REUSE', 0.0)
+    monkeypatch.setattr(tuning, 'POST_CONDITION_REUSE', 0.0)
     migrate = make(nova)
     migrate.execute()
     nova.server['host'] = 'compute-3'
@@ -588,7 +587,7 @@ def test_among_other_live_migrations_the_first_look_is_the_shared_listing(
         nova):
     migrate = make(nova)
     # Another action of the process, following its own server.
-    other = change_feed.FEEDS.feed_for(nova.endpoint, 0)
+    other = nova.context.feeds.feed_for(nova.endpoint, 0)
     neighbour = other.subscribe('another-server', None, threading.Event())
     calls = []
     for name in ('list_changed_live_migrations',

@@ -19,6 +19,7 @@ import pytest
 from tests.unit import asks_of
 from watcher_migrate import change_feed
 from watcher_migrate import nova_gateway
+from watcher_migrate import tuning
 
 
 def view(server_id, host='host1', task_state='migrating', status='ACTIVE'):
@@ -122,7 +123,7 @@ def test_the_first_request_covers_changes_since_the_subscription():
     feed.fresh(sub, reads)
     wall[0] = 1040.0
     feed.fresh(sub, reads)
-    slack = change_feed.CLOCK_SLACK
+    slack = tuning.CLOCK_SLACK
     assert reads.calls == [change_feed._nova_time(1000.0 - slack),
                            change_feed._nova_time(1030.0 - slack)]
 
@@ -140,14 +141,14 @@ def test_a_failed_request_fails_every_action_that_waited_for_it():
 
 
 def test_the_process_has_one_feed_per_compute_endpoint():
-    registry = change_feed._Registry()
+    registry = change_feed.FeedRegistry()
     one = registry.feed_for('http://nova-a/v2.1', 0.2)
     assert registry.feed_for('http://nova-a/v2.1', 0.2) is one
     assert registry.feed_for('http://nova-b/v2.1', 0.2) is not one
 
 
 def test_the_process_has_one_feed_per_kind_of_change():
-    registry = change_feed._Registry()
+    registry = change_feed.FeedRegistry()
     servers = registry.feed_for('http://nova-a/v2.1', 0.2)
     migrations = registry.feed_for('http://nova-a/v2.1', 0.2,
                                    kind=change_feed.MigrationFeed)

@@ -21,6 +21,7 @@ from watcher_migrate import console
 from watcher_migrate import plan
 from watcher_migrate import plan_runner
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 
 MIB = 1 << 20
 
@@ -122,7 +123,7 @@ def test_log_display_repeats_a_running_action_every_interval():
     display = console.LogDisplay(stream, [rec], clock,
                                  wall_clock=lambda: 0)
     display.refresh()
-    clock.now += console.LOG_PROGRESS_INTERVAL
+    clock.now += tuning.LOG_PROGRESS_INTERVAL
     display.refresh()
     assert len(stream.getvalue().splitlines()) == 2
 

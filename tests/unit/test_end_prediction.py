@@ -18,6 +18,7 @@ import pytest
 
 from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
+from watcher_migrate import tuning
 
 GIB = 1 << 30
 T0 = 1800000000.25  # Nova writes microseconds (sqlite, MySQL fsp)
@@ -145,26 +146,26 @@ def looks_past_the_end(seconds):
 
 
 def test_looks_for_a_landing_just_due_are_urgent():
-    looks = looks_past_the_end(end_prediction.ENDING_URGENT)
+    looks = looks_past_the_end(tuning.ENDING_URGENT)
     assert all(urgent and not late for _, _, urgent, late in looks)
     assert max(delay for _, delay, _, _ in looks) <= \
-        end_prediction.ENDING_INTERVAL
+        tuning.ENDING_INTERVAL
 
 
 def test_a_landing_late_past_the_urgent_looks_is_looked_for_every_second():
     looks = [look for look in looks_past_the_end(
-        end_prediction.ENDING_LATE_WATCH)
-        if look[0] >= end_prediction.ENDING_URGENT]
+        tuning.ENDING_LATE_WATCH)
+        if look[0] >= tuning.ENDING_URGENT]
     assert len(looks) >= 50
     assert all(late and not urgent for _, _, urgent, late in looks)
     assert max(delay for _, delay, _, _ in looks) == \
-        end_prediction.ENDING_LATE_CAP
+        tuning.ENDING_LATE_CAP
 
 
 def test_looks_for_a_landing_very_late_are_routine_and_back_off():
     looks = [look for look in looks_past_the_end(
-        end_prediction.ENDING_LATE_WATCH + 60)
-        if look[0] >= end_prediction.ENDING_LATE_WATCH]
+        tuning.ENDING_LATE_WATCH + 60)
+        if look[0] >= tuning.ENDING_LATE_WATCH]
     assert not any(urgent or late for _, _, urgent, late in looks)
     delays = [delay for _, delay, _, _ in looks]
     assert delays == sorted(delays) and delays[-1] == 5.0
@@ -176,7 +177,7 @@ def test_no_look_past_the_end_waits_longer_than_poll_interval_max():
     schedule.predictor.add(record(T0, GIB))
     schedule.predictor.add(record(T0 + 2, 0))
     delays = []
-    while clock[0] < T0 + 5 + end_prediction.ENDING_LATE_WATCH + 30:
+    while clock[0] < T0 + 5 + tuning.ENDING_LATE_WATCH + 30:
         delays.append(schedule.next_delay(None))
         clock[0] += delays[-1]
     assert max(delays) == 0.5
@@ -186,7 +187,7 @@ def test_a_far_end_is_not_waited_for_without_a_look_in_between():
     schedule, _ = schedule_at(T0 + 2)
     schedule.predictor.add(record(T0, 100 * GIB))
     schedule.predictor.add(record(T0 + 2, 100 * GIB - GIB // 10))
-    assert schedule.next_delay(None) == end_prediction.MAX_CAPS * 5.0
+    assert schedule.next_delay(None) == tuning.MAX_CAPS * 5.0
 
 
 def half_copied():
@@ -214,12 +215,12 @@ def test_just_past_the_end_the_server_decides_not_the_figures():
     schedule, clock = half_copied()
     clock[0] += schedule.next_delay(None)
     wanted = []
-    while clock[0] < LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER:
+    while clock[0] < LOOK_AT_END + tuning.FIGURES_AGAIN_AFTER:
         clock[0] += schedule.next_delay(None)
         wanted.append((clock[0], schedule.wants_figures()))
     assert len(wanted) > 2
     assert not any(wants for at, wants in wanted
-                   if at < LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER)
+                   if at < LOOK_AT_END + tuning.FIGURES_AGAIN_AFTER)
 
 
 def test_a_landing_later_than_nova_usually_takes_reads_the_figures_again():
@@ -228,7 +229,7 @@ def test_a_landing_later_than_nova_usually_takes_reads_the_figures_again():
     while not schedule.wants_figures() and clock[0] < T0 + 10:
         clock[0] += schedule.next_delay(None)
     assert schedule.wants_figures()
-    assert clock[0] >= LOOK_AT_END + end_prediction.FIGURES_AGAIN_AFTER
+    assert clock[0] >= LOOK_AT_END + tuning.FIGURES_AGAIN_AFTER
 
 
 def test_a_look_at_the_end_that_finds_the_server_landed_shortens_the_lag():

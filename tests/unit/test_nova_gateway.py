@@ -28,6 +28,7 @@ import requests_mock
 import urllib3
 
 from tests.unit import asks_of
+from watcher_migrate import context
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
@@ -57,18 +58,27 @@ def nova(monkeypatch):
     # As with python-novaclient 18.x, whatever release is installed.
     monkeypatch.setattr(nova_gateway, 'PREFERRED_MICROVERSION',
                         api_versions.APIVersion('2.96'))
-    nova_gateway._VERSIONS.clear()
     with requests_mock.Mocker() as mocker:
         mocker.get(ENDPOINT, json=version_doc('2.96'))
         yield mocker
 
 
-def gateway(retry_timeout=2, **config):
-    config['api_retry_timeout'] = retry_timeout
-    settings = options.Settings(config)
-    session = ks_session.Session(
-        auth=token_endpoint.Token(ENDPOINT, 'a-token'))
-    return nova_gateway.NovaGateway(session, settings)
+@pytest.fixture
+def process():
+    """The process a test plays: no microversion settled, nothing shared."""
+    return context.ProcessContext()
+
+
+@pytest.fixture
+def gateway(process):
+    """Builds the gateways of the test's actions, all of one process."""
+    def make(retry_timeout=2, **config):
+        config['api_retry_timeout'] = retry_timeout
+        settings = options.Settings(config)
+        session = ks_session.Session(
+            auth=token_endpoint.Token(ENDPOINT, 'a-token'))
+        return nova_gateway.NovaGateway(session, settings, context=process)
+    return make
 
 
 def fault(code):
@@ -95,7 +105,7 @@ def version_documents(mocker):
             if r.url.rstrip('/') == ENDPOINT]
 
 
-def test_the_first_read_settles_the_microversion_nova_serves(nova):
+def test_the_first_read_settles_the_microversion_nova_serves(nova, gateway):
     nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
     gw = gateway()
     assert gw.get_server(SERVER).host == 'compute-1'
@@ -105,7 +115,7 @@ def test_the_first_read_settles_the_microversion_nova_serves(nova):
         ('GET', SERVER_URL, 'compute 2.96')]
 
 
-def test_later_reads_use_the_settled_microversion(nova):
+def test_later_reads_use_the_settled_microversion(nova, gateway):
     nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
     gw = gateway()
     gw.get_server(SERVER)
@@ -114,7 +124,8 @@ def test_later_reads_use_the_settled_microversion(nova):
     assert asked_version(nova.last_request) == 'compute 2.96'
 
 
-def test_a_nova_older_than_novaclient_is_negotiated_after_its_406(nova):
+def test_a_nova_older_than_novaclient_is_negotiated_after_its_406(
+        nova, gateway):
     nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.90'))
     nova.get(SERVER_URL, status_code=406,
              additional_matcher=lambda r: asked_version(r) == 'compute 2.96',
@@ -130,7 +141,7 @@ def test_a_nova_older_than_novaclient_is_negotiated_after_its_406(nova):
         (SERVER_URL, 'compute 2.90')]
 
 
-def test_an_answer_that_does_not_name_its_version_is_read_again(nova):
+def test_an_answer_that_does_not_name_its_version_is_read_again(nova, gateway):
     # A proxy that drops the header, or an endpoint that ignores
     # microversions: the body's version is unknown, so it is not used.
     nova.get(SERVER_URL, [{'json': server_doc(host='unsure')},
@@ -141,7 +152,8 @@ def test_an_answer_that_does_not_name_its_version_is_read_again(nova):
     assert gw.api_version.get_string() == '2.96'
 
 
-def test_a_missing_server_on_the_first_read_leaves_the_version_open(nova):
+def test_a_missing_server_on_the_first_read_leaves_the_version_open(
+        nova, gateway):
     nova.get(SERVER_URL, [
         {'status_code': 404, 'headers': served_at('2.96'),
          'json': {'itemNotFound': {'code': 404, 'message': 'gone'}}},
@@ -151,14 +163,14 @@ def test_a_missing_server_on_the_first_read_leaves_the_version_open(nova):
     assert version_documents(nova) == []
 
 
-def test_the_version_is_negotiated_once_per_endpoint(nova):
+def test_the_version_is_negotiated_once_per_endpoint(nova, gateway):
     nova.get(SERVER_URL, json=server_doc())
     gateway().get_server(SERVER)
     gateway().get_server(SERVER)
     assert len(version_documents(nova)) == 1
 
 
-def test_the_version_settled_by_a_read_serves_the_next_actions(nova):
+def test_the_version_settled_by_a_read_serves_the_next_actions(nova, gateway):
     nova.get(SERVER_URL, json=server_doc(), headers=served_at('2.96'))
     gateway().get_server(SERVER)
     second = gateway()
@@ -168,7 +180,7 @@ def test_the_version_settled_by_a_read_serves_the_next_actions(nova):
     assert nova.call_count == 2
 
 
-def test_refuses_a_nova_older_than_2_56(nova):
+def test_refuses_a_nova_older_than_2_56(nova, gateway):
     nova.get(SERVER_URL, status_code=406,
              json={'computeFault': {'code': 406, 'message': 'too new'}})
     nova.get(ENDPOINT, json=version_doc('2.53'))
@@ -177,7 +189,7 @@ def test_refuses_a_nova_older_than_2_56(nova):
     assert '2.53' in str(error.value) and '2.56' in str(error.value)
 
 
-def test_reads_the_server_fields_the_action_needs(nova):
+def test_reads_the_server_fields_the_action_needs(nova, gateway):
     nova.get(SERVER_URL, json=server_doc(task_state='migrating'))
     server = gateway().get_server(SERVER)
     assert (server.host, server.status, server.task_state) == (
@@ -185,13 +197,13 @@ def test_reads_the_server_fields_the_action_needs(nova):
     assert server.size_gib == pytest.approx(22.0)
 
 
-def test_a_missing_server_reads_as_none(nova):
+def test_a_missing_server_reads_as_none(nova, gateway):
     nova.get(SERVER_URL, status_code=404,
              json={'itemNotFound': {'code': 404, 'message': 'gone'}})
     assert gateway().get_server(SERVER) is None
 
 
-def test_reads_are_retried_after_transient_errors(nova):
+def test_reads_are_retried_after_transient_errors(nova, gateway):
     nova.get(SERVER_URL, [
         {'status_code': 503, 'json': fault(503)},
         {'exc': refused()},
@@ -202,13 +214,14 @@ def test_reads_are_retried_after_transient_errors(nova):
     assert nova.call_count == 4
 
 
-def test_a_non_json_body_is_retried_like_a_transient_error(nova):
+def test_a_non_json_body_is_retried_like_a_transient_error(nova, gateway):
     nova.get(SERVER_URL, [{'text': '{"server": {"id"', 'status_code': 200},
                           {'json': server_doc()}])
     assert gateway().get_server(SERVER).host == 'compute-1'
 
 
-def test_reads_give_up_with_a_clear_error_after_the_retry_budget(nova):
+def test_reads_give_up_with_a_clear_error_after_the_retry_budget(
+        nova, gateway):
     nova.get(SERVER_URL, status_code=503, json=fault(503))
     with pytest.raises(exceptions.NovaUnavailable) as error:
         gateway(retry_timeout=0).get_server(SERVER)
@@ -252,7 +265,7 @@ def test_a_budget_of_zero_means_no_retry():
     assert nova_gateway.StopAfterBudget(0)(_tried(1, 0.0))
 
 
-def test_a_read_that_timed_out_past_the_budget_is_read_again(nova):
+def test_a_read_that_timed_out_past_the_budget_is_read_again(nova, gateway):
     def hung(request, context):
         time.sleep(1.1)
         raise requests.exceptions.ReadTimeout('read timed out')
@@ -261,7 +274,7 @@ def test_a_read_that_timed_out_past_the_budget_is_read_again(nova):
     assert gateway(retry_timeout=1).get_server(SERVER).host == 'compute-1'
 
 
-def test_a_read_given_up_says_how_long_its_tries_really_took(nova):
+def test_a_read_given_up_says_how_long_its_tries_really_took(nova, gateway):
     def hung(request, context):
         time.sleep(1.1)
         raise requests.exceptions.ReadTimeout('read timed out')
@@ -272,28 +285,29 @@ def test_a_read_given_up_says_how_long_its_tries_really_took(nova):
         gateway(retry_timeout=1).get_server(SERVER)
 
 
-def test_a_write_refused_by_a_closed_port_is_sent_again(nova):
+def test_a_write_refused_by_a_closed_port_is_sent_again(nova, gateway):
     nova.post(ACTION_URL, [{'exc': refused()}, {'status_code': 202}])
     gateway().live_migrate(SERVER, 'compute-2')
     posts = [r for r in nova.request_history if r.method == 'POST']
     assert len(posts) == 2
 
 
-def test_a_write_never_sent_within_the_budget_says_how_often_it_tried(nova):
+def test_a_write_never_sent_within_the_budget_says_how_often_it_tried(
+        nova, gateway):
     nova.post(ACTION_URL, exc=refused())
     with pytest.raises(exceptions.NovaUnavailable,
                        match=r'unreachable for 0 s \(1 try in 0 s\)'):
         gateway(retry_timeout=0).live_migrate(SERVER, 'compute-2')
 
 
-def test_a_write_answered_500_is_not_sent_again(nova):
+def test_a_write_answered_500_is_not_sent_again(nova, gateway):
     nova.post(ACTION_URL, status_code=500, json=fault(500))
     with pytest.raises(nova_gateway.WriteOutcomeUnknown):
         gateway().live_migrate(SERVER, 'compute-2')
     assert len([r for r in nova.request_history if r.method == 'POST']) == 1
 
 
-def test_a_write_whose_connection_broke_is_not_sent_again(nova):
+def test_a_write_whose_connection_broke_is_not_sent_again(nova, gateway):
     nova.post(ACTION_URL, exc=requests.exceptions.ConnectionError(
         'Connection reset by peer'))
     with pytest.raises(nova_gateway.WriteOutcomeUnknown):
@@ -301,14 +315,15 @@ def test_a_write_whose_connection_broke_is_not_sent_again(nova):
     assert len([r for r in nova.request_history if r.method == 'POST']) == 1
 
 
-def test_a_write_that_timed_out_reading_the_answer_is_not_sent_again(nova):
+def test_a_write_that_timed_out_reading_the_answer_is_not_sent_again(
+        nova, gateway):
     nova.post(ACTION_URL, exc=requests.exceptions.ReadTimeout('slow'))
     with pytest.raises(nova_gateway.WriteOutcomeUnknown):
         gateway().live_migrate(SERVER, 'compute-2')
     assert len([r for r in nova.request_history if r.method == 'POST']) == 1
 
 
-def test_a_409_on_a_write_is_reported_as_a_conflict(nova):
+def test_a_409_on_a_write_is_reported_as_a_conflict(nova, gateway):
     nova.post(ACTION_URL, status_code=409, json={
         'conflictingRequest': {'code': 409, 'message': 'task_state busy'}})
     with pytest.raises(nova_gateway.NovaConflict) as error:
@@ -316,7 +331,7 @@ def test_a_409_on_a_write_is_reported_as_a_conflict(nova):
     assert 'task_state busy' in str(error.value)
 
 
-def test_a_400_on_a_write_carries_novas_message(nova):
+def test_a_400_on_a_write_carries_novas_message(nova, gateway):
     nova.post(ACTION_URL, status_code=400, json={
         'badRequest': {'code': 400, 'message': 'Compute host x not found'}})
     with pytest.raises(nova_gateway.NovaRefused) as error:
@@ -325,20 +340,20 @@ def test_a_400_on_a_write_carries_novas_message(nova):
     assert 'HTTP 400' in str(error.value)
 
 
-def test_live_migrate_lets_nova_choose_block_migration(nova):
+def test_live_migrate_lets_nova_choose_block_migration(nova, gateway):
     nova.post(ACTION_URL, status_code=202)
     gateway().live_migrate(SERVER, 'compute-2')
     assert nova.last_request.json() == {'os-migrateLive': {
         'host': 'compute-2', 'block_migration': 'auto'}}
 
 
-def test_cold_migrate_names_the_destination_host(nova):
+def test_cold_migrate_names_the_destination_host(nova, gateway):
     nova.post(ACTION_URL, status_code=202)
     gateway().cold_migrate(SERVER, 'compute-2')
     assert nova.last_request.json() == {'migrate': {'host': 'compute-2'}}
 
 
-def test_migrations_are_listed_newest_first_for_the_server(nova):
+def test_migrations_are_listed_newest_first_for_the_server(nova, gateway):
     nova.get(ENDPOINT + '/os-migrations', json={'migrations': [
         {'id': 3, 'status': 'completed', 'migration_type': 'live-migration'},
         {'id': 7, 'status': 'running', 'migration_type': 'live-migration'},
@@ -348,7 +363,7 @@ def test_migrations_are_listed_newest_first_for_the_server(nova):
     assert nova.last_request.qs['instance_uuid'] == [SERVER]
 
 
-def test_the_compute_service_states_are_read(nova):
+def test_the_compute_service_states_are_read(nova, gateway):
     nova.get(ENDPOINT + '/os-services', json={'services': [
         {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-2',
          'status': 'disabled', 'state': 'up', 'forced_down': False,
@@ -359,7 +374,8 @@ def test_the_compute_service_states_are_read(nova):
                                          'maintenance')
 
 
-def test_actions_checking_services_at_once_share_one_listing(nova):
+def test_actions_checking_services_at_once_share_one_listing(
+        nova, gateway, process):
     entered, release = threading.Event(), threading.Event()
 
     def held_listing(request, context):
@@ -374,7 +390,7 @@ def test_actions_checking_services_at_once_share_one_listing(nova):
     gateways = [gateway() for _ in range(4)]
     for gw in gateways:
         gw.client           # the microversion, negotiated once for all
-    asks = asks_of.AskCounter(nova_gateway._service_read(ENDPOINT))
+    asks = asks_of.AskCounter(process.service_read(ENDPOINT))
     found = []
 
     def check(gw, host):
@@ -399,7 +415,7 @@ def test_actions_checking_services_at_once_share_one_listing(nova):
     assert services.call_count == 2
 
 
-def test_a_service_is_read_afresh_by_each_action_after_the_last(nova):
+def test_a_service_is_read_afresh_by_each_action_after_the_last(nova, gateway):
     services = nova.get(ENDPOINT + '/os-services', [
         {'json': {'services': [
             {'id': 'x', 'binary': 'nova-compute', 'host': 'compute-1',
@@ -410,7 +426,7 @@ def test_a_service_is_read_afresh_by_each_action_after_the_last(nova):
     assert services.call_count == 2
 
 
-def test_changed_live_migrations_of_all_servers_are_listed(nova):
+def test_changed_live_migrations_of_all_servers_are_listed(nova, gateway):
     nova.get(ENDPOINT + '/os-migrations', [
         {'json': {'migrations': [
             {'id': 9, 'status': 'running', 'instance_uuid': SERVER,
@@ -430,7 +446,7 @@ def test_changed_live_migrations_of_all_servers_are_listed(nova):
     assert nova.last_request.qs['marker'] == ['m-9']
 
 
-def test_endpoint_override_replaces_the_catalog_endpoint(nova):
+def test_endpoint_override_replaces_the_catalog_endpoint(nova, gateway):
     other = 'http://nova.internal.test/compute/v2.1'
     nova.get(other, json=version_doc('2.96'))
     nova.get(other + '/servers/' + SERVER, json=server_doc(host='c-9'))
@@ -439,7 +455,7 @@ def test_endpoint_override_replaces_the_catalog_endpoint(nova):
     assert nova.last_request.url.startswith(other)
 
 
-def test_a_tls_or_catalog_failure_is_a_named_error(nova):
+def test_a_tls_or_catalog_failure_is_a_named_error(nova, gateway):
     gw = gateway()
 
     def no_endpoint(**kwargs):
@@ -453,14 +469,15 @@ def test_a_tls_or_catalog_failure_is_a_named_error(nova):
         gw.get_server(SERVER)
 
 
-def test_a_401_on_a_read_is_retried_and_then_named(nova):
+def test_a_401_on_a_read_is_retried_and_then_named(nova, gateway):
     nova.get(SERVER_URL, [
         {'status_code': 401, 'json': {'error': {'code': 401}}},
         {'json': server_doc(host='compute-3')}])
     assert gateway().get_server(SERVER).host == 'compute-3'
 
 
-def test_changed_servers_of_all_projects_are_listed_page_by_page(nova):
+def test_changed_servers_of_all_projects_are_listed_page_by_page(
+        nova, gateway):
     first = dict(server_doc()['server'], id='a')
     second = dict(server_doc(status='DELETED')['server'], id='b')
     nova.get(ENDPOINT + '/servers/detail', [

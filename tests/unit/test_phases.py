@@ -17,11 +17,12 @@ import pytest
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 
 LIVE = phases.Target(live=True, source='compute-1', destination='compute-2')
 COLD = phases.Target(live=False, source='compute-1', destination='compute-2')
 ANYWHERE = phases.Target(live=True, source='compute-1')
-GRACE = phases.RECORDS_AGREE_GRACE
+GRACE = tuning.RECORDS_AGREE_GRACE
 
 
 def server(host='compute-1', status='ACTIVE', task=None):

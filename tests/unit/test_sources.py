@@ -22,6 +22,7 @@ import pytest
 
 from tests.unit import fake_nova
 from watcher_migrate import change_feed
+from watcher_migrate import context
 from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
@@ -133,7 +134,8 @@ def make_tracker(gateway=None, shared_tracking=True):
         source_node='compute-1', destination_node='compute-2')
     return tracking.MigrationTracker(
         gateway, request,
-        options.Settings({'shared_tracking': shared_tracking}))
+        options.Settings({'shared_tracking': shared_tracking}),
+        context=context.ProcessContext())
 
 
 def test_sources_are_asked_in_order_until_one_can_say():

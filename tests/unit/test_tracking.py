@@ -18,12 +18,14 @@ import uuid
 
 import pytest
 
+from watcher_migrate import context
 from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import sources
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 
 
 SERVER_ID = '7a0c3d5e-0000-4000-8000-000000000001'
@@ -37,7 +39,7 @@ def make_tracker(gateway=None):
         destination_node='compute-2')
     tracker = tracking.MigrationTracker(
         gateway, request, options.Settings({'poll_interval_max': 4.0}),
-        clock=lambda: clock[0])
+        clock=lambda: clock[0], context=context.ProcessContext())
     tracker.clock_now = clock
     return tracker
 
@@ -72,7 +74,7 @@ def test_a_periodic_server_check_accepts_a_recent_shared_listing(tracker):
     check_due(tracker)
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
-    assert tracker.asked_ages == [tracking.ROUTINE_AGE_FRACTION * 4.0]
+    assert tracker.asked_ages == [tuning.ROUTINE_AGE_FRACTION * 4.0]
 
 
 def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
@@ -80,7 +82,7 @@ def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
     check_due(tracker)
     tracker.schedule = schedule(urgent=False, late=True)
     tracker.live_look()
-    assert tracker.asked_ages == [end_prediction.ENDING_LATE_AGE]
+    assert tracker.asked_ages == [tuning.ENDING_LATE_AGE]
 
 
 class Pushing(sources.Source):
@@ -146,7 +148,7 @@ def test_progress_carries_the_time_of_nova_s_figures_and_the_rate():
         destination_node='compute-2')
     tracker = tracking.MigrationTracker(
         None, request, options.Settings({}), clock=lambda: 50.0,
-        wall=lambda: 1800000100.0)
+        wall=lambda: 1800000100.0, context=context.ProcessContext())
     tracker.schedule = end_prediction.LiveSchedule(
         0.2, 5.0, wall=lambda: 1800000100.0)
     for at, processed in ((1.0, 100 << 20), (3.0, 300 << 20)):

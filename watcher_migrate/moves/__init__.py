@@ -26,6 +26,7 @@ from watcher_migrate.moves import base
 from watcher_migrate.moves import cold
 from watcher_migrate.moves import live
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 
 Outcome = base.Outcome
 
@@ -79,4 +80,4 @@ def stop_bound(settings):
     """
     return (2 * settings.settle_timeout + 2 * settings.api_retry_timeout
             + 2 * (settings.timeout or 0) + settings.poll_interval_max
-            + base.RESOLVE_WINDOW)
+            + tuning.RESOLVE_WINDOW)

@@ -26,18 +26,10 @@ from watcher_migrate import exceptions
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
 from watcher_migrate import tracking
+from watcher_migrate import tuning
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
-
-# After a move request whose outcome is unknown, the least time to look
-# for its effect (api_retry_timeout if longer) before concluding that it
-# never reached Nova.
-RESOLVE_WINDOW = 5.0
-# Backoff of the retries of a refused (409) move and of the looks for a
-# move whose answer was lost: Nova's tasks last seconds, not minutes.
-START_RETRY_FLOOR = 0.5
-START_RETRY_CAP = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,7 +145,7 @@ class Move(object):
             answer (the move may be under way)
         """
         self.tracker.begin(self.source)
-        window = max(RESOLVE_WINDOW, self.settings.api_retry_timeout)
+        window = max(tuning.RESOLVE_WINDOW, self.settings.api_retry_timeout)
         for attempt in (1, 2):
             try:
                 self._send_until_accepted()
@@ -180,7 +172,8 @@ class Move(object):
                             window)
 
     def _start_schedule(self):
-        return waiting.PollSchedule(START_RETRY_FLOOR, START_RETRY_CAP)
+        return waiting.PollSchedule(tuning.START_RETRY_FLOOR,
+                                    tuning.START_RETRY_CAP)
 
     def _send_until_accepted(self):
         """Send the move, retrying a 409 within api_retry_timeout.

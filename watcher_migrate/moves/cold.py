@@ -25,13 +25,10 @@ from watcher_migrate import exceptions
 from watcher_migrate.moves import base
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
+from watcher_migrate import tuning
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
-
-# A confirm or revert Nova shows no sign of having received (its request
-# was lost) is sent again after this many seconds.
-CONFIRM_RESEND = 3.0
 
 
 class ColdMove(base.Move):
@@ -237,7 +234,7 @@ class ColdMove(base.Move):
         def look_and_resend():
             look = observe()
             if phase_of(look) == phases.RESIZED and \
-                    self.clock() - sent['at'] >= CONFIRM_RESEND:
+                    self.clock() - sent['at'] >= tuning.CONFIRM_RESEND:
                 resend()
                 sent['at'] = self.clock()
             return look

@@ -25,13 +25,10 @@ from watcher_migrate.moves import base
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import phases
+from watcher_migrate import tuning
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
-
-# An abort Nova shows no sign of having received (its request was lost)
-# is sent again after this many seconds while the migration still runs.
-ABORT_RESEND = 5.0
 
 
 class LiveMove(base.Move):
@@ -149,7 +146,7 @@ class LiveMove(base.Move):
             look = tracker.look()
             if self._abortable(look.migration) and (
                     sent['at'] is None
-                    or self.clock() - sent['at'] >= ABORT_RESEND):
+                    or self.clock() - sent['at'] >= tuning.ABORT_RESEND):
                 delivered, lost = self._send_abort(look.migration)
                 sent['lost'] = lost
                 if delivered:

@@ -1,0 +1,101 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""What the process learns and shares across its actions, in one place.
+
+``default()`` is the process's own context: every action, gateway and
+tracker uses it unless given another (tests give each process they play
+a fresh ``ProcessContext``).
+"""
+
+import threading
+import time
+
+from watcher_migrate import change_feed
+from watcher_migrate import end_prediction
+from watcher_migrate import tuning
+
+
+class VersionCache(object):
+    """Negotiated microversions per compute endpoint, for the process.
+
+    Every action of a plan talks to the same Nova: negotiating once per
+    endpoint (again after ``tuning.VERSION_TTL``, in case Nova was
+    upgraded) saves each action the version request.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._versions = {}
+        self._discovering = {}
+
+    def discovery_lock(self, endpoint):
+        """Held while one action discovers: the others wait and reuse."""
+        with self._lock:
+            return self._discovering.setdefault(endpoint, threading.Lock())
+
+    def get(self, endpoint):
+        with self._lock:
+            version, expires = self._versions.get(endpoint, (None, 0.0))
+            return version if time.monotonic() < expires else None
+
+    def put(self, endpoint, version):
+        with self._lock:
+            self._versions[endpoint] = (
+                version, time.monotonic() + tuning.VERSION_TTL)
+
+
+class ProcessContext(object):
+    """The state the actions of one process learn and share.
+
+    One applier (or one ``watcher-migrate run``) executes many actions,
+    often at once, against the same Nova. What one action learns of that
+    Nova holds for the others, and one request can answer for all of
+    them, so sharing cuts Nova's API load and each action's delays:
+
+    - ``versions``: the negotiated microversion per compute endpoint
+      (``VersionCache``), so that only the first action negotiates;
+    - ``service_read(endpoint)``: the listing of nova-compute services
+      that actions checking their destinations at once share
+      (``change_feed.SharedRead``);
+    - ``feeds``: the shared ``changes-since`` listings of servers and
+      live migration records (``change_feed.FeedRegistry``);
+    - ``finish_lag``: how long after the copy's predicted end Nova lands
+      a live-migrated server (``end_prediction.FinishLag``);
+    - ``start_lag``: how long after a live move request Nova begins the
+      copy (``end_prediction.StartLag``).
+
+    The lags are learned from the migrations followed, so the first look
+    at a migration comes when it can decide something.
+    """
+
+    def __init__(self):
+        self.versions = VersionCache()
+        self.feeds = change_feed.FeedRegistry()
+        self.finish_lag = end_prediction.FinishLag()
+        self.start_lag = end_prediction.StartLag()
+        self._lock = threading.Lock()
+        self._service_reads = {}
+
+    def service_read(self, endpoint):
+        """The shared read of the compute services of ``endpoint``."""
+        with self._lock:
+            return self._service_reads.setdefault(
+                endpoint, change_feed.SharedRead())
+
+
+_DEFAULT = ProcessContext()
+
+
+def default():
+    """The context of this process, used unless another is given."""
+    return _DEFAULT
