@@ -428,6 +428,15 @@ class EmbeddedNova(object):
         body['instance'] = instance
         return self._control('PUT', '/driver', body)
 
+    def set_cell_down(self, down):
+        """Make the cell miss (or answer) Nova's cross-cell lists.
+
+        While down, server and migration lists silently leave its records
+        out, as Nova does for a cell that does not answer in time; reads
+        of one server still answer. Returns the state set.
+        """
+        return self._control('PUT', '/cell-down', bool(down))['cell_down']
+
     def set_response_validation(self, value):
         """Nova's [api] response_validation: 'error', 'warn' or 'ignore'.
 

@@ -21,7 +21,8 @@ Routes on one HTTP port:
                 except for its version document);
 ``/_control/``  test control: driver behaviour, request log, events,
                 token revocation, thread stacks, Nova's response
-                validation, shutdown. Not counted as API requests.
+                validation, a down cell, shutdown. Not counted as API
+                requests.
 
 Usage::
 
@@ -473,6 +474,15 @@ class Gateway(object):
                 return _json_response(
                     start_response, 200,
                     {'response_validation': conf.api.response_validation})
+        if rest == '/cell-down':
+            if method == 'PUT':
+                value = _read_json(environ)
+                if not isinstance(value, bool):
+                    raise _HTTPError(400, 'true or false')
+                _CELL_DOWN.set(value)
+            if method in ('GET', 'PUT'):
+                return _json_response(start_response, 200,
+                                      {'cell_down': _CELL_DOWN.down})
         if rest == '/threads' and method == 'GET':
             return _json_response(start_response, 200,
                                   {'threads': _thread_stacks()})
@@ -483,6 +493,46 @@ class Gateway(object):
             self.stop_event.set()
             return _json_response(start_response, 202, {'stopping': True})
         raise _HTTPError(404, 'no control route %s %s' % (method, rest))
+
+
+class _CellDown(object):
+    """Nova's cell not answering its lists, as a cell database too slow.
+
+    While down, every cross-cell list (servers, migrations) meets the cell
+    as Nova meets one that timed out: with ``[api]
+    list_records_by_skipping_down_cells`` (the default) the list silently
+    leaves out the cell's records. A read of one server does not list, so
+    it still answers. The embedded Nova's sqlite sometimes does this by
+    itself ("database is locked"); this makes it happen on demand.
+    """
+
+    def __init__(self):
+        self.down = False
+        self._installed = False
+
+    def set(self, down):
+        if not self._installed:
+            self._install()
+        self.down = down
+
+    def _install(self):
+        from nova.compute import multi_cell_list
+        from nova import context as nova_context
+        lister = multi_cell_list.CrossCellLister
+        answer = lister.query_wrapper
+        flag = self
+
+        def query_wrapper(self, ctx, fn, *args, **kwargs):
+            if flag.down:
+                return iter([multi_cell_list.RecordWrapper(
+                    ctx, None, nova_context.did_not_respond_sentinel)])
+            return answer(self, ctx, fn, *args, **kwargs)
+
+        lister.query_wrapper = query_wrapper
+        self._installed = True
+
+
+_CELL_DOWN = _CellDown()
 
 
 def _thread_stacks(frames=8):

@@ -57,6 +57,9 @@ class Source(object, metaclass=abc.ABCMeta):
                       'the next source')
     # How the warning names the source (the class name if empty).
     name = ''
+    # Whether the source answers from a list shared by many servers, which
+    # may leave one out (see MigrationTracker.server_look).
+    shared = False
 
     def __init__(self, label, on_broken=None):
         self.label = label
@@ -149,6 +152,7 @@ class FeedSource(Source):
 
     broken_warning = ('Server %s: the shared view of %ss is not available '
                       '(%s); reading the %s alone')
+    shared = True
 
     def __init__(self, feed, read, what, server_id, view, wake, label,
                  on_broken=None):

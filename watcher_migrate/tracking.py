@@ -135,6 +135,7 @@ class MigrationTracker(object):
         self._server_check_interval = (tuning.SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
         self._server_read_at = clock()
+        self._read_alone_at = clock()
         self._progress_at = 0.0
         self._queued_since = None
         self._started_at = clock()
@@ -209,7 +210,7 @@ class MigrationTracker(object):
         gone = False
         if with_server:
             server, gone = self._server_read.look()
-            self._server_read_at = now
+            self._server_read_at = self._read_alone_at = now
         return Look(migration=migration, server=server, server_gone=gone,
                     at=now)
 
@@ -305,7 +306,14 @@ class MigrationTracker(object):
         :param max_age: a routine look accepts the shared feed's request
             of another action begun that long ago
         """
+        # A shared list can miss a change for good: Nova leaves out of its
+        # lists, silently, a cell that does not answer in time. So the
+        # server is also read alone every server check interval.
+        check_alone = (self.clock() - self._read_alone_at
+                       >= self._server_check_interval)
         for source in self.server_sources:
+            if check_alone and source.shared:
+                continue
             # The look is as of the request of the source that answers.
             now = self.clock()
             seen = source.look(max_age)
@@ -313,6 +321,8 @@ class MigrationTracker(object):
                 break
         server, gone = seen
         self._server_read_at = now
+        if not source.shared:
+            self._read_alone_at = now
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
 

@@ -14,6 +14,7 @@
 
 import logging
 import threading
+import time
 import types
 import uuid
 
@@ -128,14 +129,15 @@ def test_a_feed_source_unsubscribes_when_closed():
 
 # -- the tracker's fallback order -------------------------------------------
 
-def make_tracker(gateway=None, shared_tracking=True):
+def make_tracker(gateway=None, shared_tracking=True, clock=time.monotonic):
     request = parameters.MigrationRequest(
         server_id=SERVER_ID, migration_type='live',
         source_node='compute-1', destination_node='compute-2')
     return tracking.MigrationTracker(
         gateway, request,
-        options.Settings({'shared_tracking': shared_tracking}),
-        context=context.ProcessContext())
+        options.Settings({'shared_tracking': shared_tracking,
+                          'poll_interval_max': 10.0}),
+        clock=clock, context=context.ProcessContext())
 
 
 def test_sources_are_asked_in_order_until_one_can_say():
@@ -148,6 +150,25 @@ def test_sources_are_asked_in_order_until_one_can_say():
     look = tracker.server_look(2.0)
     assert look.server == SERVER and not look.server_gone
     assert calls == [('silent', 2.0), ('answering', 2.0)]
+
+
+def test_the_server_is_read_alone_each_check_interval_despite_the_feed():
+    # Nova leaves a cell that does not answer in time out of its lists:
+    # a deletion the shared feed missed must still be seen.
+    now = [100.0]
+    tracker = make_tracker(clock=lambda: now[0])
+    calls = []
+    feed = Scripted('feed', (SERVER, False), calls=calls)
+    feed.shared = True
+    alone = Scripted('alone', (None, True), calls=calls)
+    tracker.server_sources[:] = [feed, alone]
+    before = tracker.server_look()
+    now[0] += 2 * 10.0
+    checked = tracker.server_look()
+    after = tracker.server_look()
+    assert not before.server_gone and checked.server_gone
+    assert [name for name, _ in calls] == ['feed', 'alone', 'feed']
+    assert not after.server_gone
 
 
 def test_a_source_put_first_answers_before_the_shared_feed():
