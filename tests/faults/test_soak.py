@@ -99,7 +99,7 @@ def test_hundreds_of_migrations_with_random_faults_keep_every_promise(
             errors.append('worker %d: %r' % (number, e))
 
     started = time.monotonic()
-    threads = [threading.Thread(target=guarded, args=(n,))
+    threads = [threading.Thread(target=guarded, args=(n,), daemon=True)
                for n in range(WORKERS)]
     for thread in threads:
         thread.start()

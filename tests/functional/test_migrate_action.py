@@ -278,7 +278,9 @@ def test_abort_from_another_thread_keeps_the_server_on_the_source(cloud):
         except exceptions.ActionFailed as e:
             outcome['error'] = str(e)
 
-    worker = threading.Thread(target=execute)
+    # A daemon: an action stuck by a failed test must not keep pytest from
+    # exiting once the cloud is gone.
+    worker = threading.Thread(target=execute, daemon=True)
     worker.start()
     wait_for_migration_status(cloud, server, 'running')
     assert migrate.abort() is True
@@ -344,7 +346,7 @@ def _run_in_parallel(cloud, moves, **options):
     def one(index):
         results[index] = run(actions[index])
 
-    threads = [threading.Thread(target=one, args=(i,))
+    threads = [threading.Thread(target=one, args=(i,), daemon=True)
                for i in range(len(actions))]
     for thread in threads:
         thread.start()
