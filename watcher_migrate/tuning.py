@@ -64,8 +64,9 @@ POLL_BACKOFF_FACTOR = 1.6
 
 # -- looking (tracking) ---------------------------------------------------
 
-# While a migration is in progress the server is read at least every this
-# many poll_interval_max (10 s by default), to notice it deleted or ERROR.
+# While a migration is in progress the server is read alone at least
+# every this many poll_interval_max (10 s by default), shared feed or not,
+# to notice it deleted or ERROR even when a list lost the change.
 SERVER_CHECK_POLLS = 2
 # The first look at a live migration comes this many poll_interval_min
 # after the request (at most FIRST_LOOK), or later when the process
