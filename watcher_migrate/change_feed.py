@@ -30,6 +30,15 @@ request begun that long ago. When a request brings news of a server, its
 subscriber is woken even if it was not the one asking, so it notices a
 change as soon as any action of the process has looked.
 
+Nova leaves out of a list, silently, a cell that fails or does not
+answer in time, and a feed that moved on past that list would never
+hear of what changed then. So a subscriber asks now and then for a
+*roll call*: a request whose window reaches back to the last change the
+feed saw of every subscriber's server, so that each server must be in
+the answer (a deleted one too, as DELETED). A server missing from a roll
+call was in a cell left out: its subscriber reads it alone. One roll
+call checks every subscriber for the price of one request.
+
 There is no background thread: the action that asks when no request is in
 flight makes the request for everyone. A feed with no subscribers costs
 nothing.
@@ -41,6 +50,7 @@ import time
 
 from oslo_log import log
 
+from watcher_migrate import end_prediction
 from watcher_migrate import tuning
 
 LOG = log.getLogger(__name__)
@@ -68,6 +78,11 @@ class Subscription(object):
         self.wake = wake
         # clock() at subscription: older requests say nothing of ``view``.
         self.at = at
+        # wall time of the server's last change the feed knows of: a
+        # request whose window begins before it must list the server.
+        self.anchor = None
+        # Whether the server was in the last roll call that covered it.
+        self.answered = False
         # The feed changed ``view`` since its owner last looked, by a
         # request that began at clock() ``news_at``.
         self.news = False
@@ -95,15 +110,20 @@ class SharedRead(object):
         self._polling = False
         self._last_start = None
         self._done = -1.0       # clock() at which the last good read began
+        # The same for roll calls (see ChangeFeed), and whether an asker
+        # waits for one: then the next request is one.
+        self._roll_call_done = -1.0
+        self._roll_call_wanted = False
         self._answer = None
         self._error = None      # (started, exception) of the last read
 
-    def get(self, read, max_age=0.0, not_before=None):
-        """The answer of ``read(*self._begin())``, fresh enough.
+    def get(self, read, max_age=0.0, not_before=None, roll_call=False):
+        """The answer of ``read(*self._begin(roll_call))``, fresh enough.
 
         :param max_age: 0 for an answer begun after now; a routine look
             accepts one begun that long ago
         :param not_before: clock() time the answer must not be older than
+        :param roll_call: the answer must come from a roll call
         :raises: what ``read`` raised, for every asker that waited for it
         """
         asked = self.clock()
@@ -112,8 +132,11 @@ class SharedRead(object):
             oldest = max(oldest, not_before)
         with self._cond:
             while True:
-                if self._done >= oldest:
+                done = self._roll_call_done if roll_call else self._done
+                if done >= oldest:
                     return self._answer
+                if roll_call:
+                    self._roll_call_wanted = True
                 if self._error is not None and self._error[0] >= asked:
                     raise self._error[1]
                 if not self._polling:
@@ -128,7 +151,8 @@ class SharedRead(object):
             self._polling = True
             started = self.clock()
             self._last_start = started
-            begun = self._begin()
+            rolling, self._roll_call_wanted = self._roll_call_wanted, False
+            begun = self._begin(rolling)
         try:
             answer = read(*begun)
         except Exception as e:
@@ -142,10 +166,12 @@ class SharedRead(object):
             self._answer = answer
             self._polling = False
             self._done = started
+            if rolling:
+                self._roll_call_done = started
             self._cond.notify_all()
         return answer
 
-    def _begin(self):
+    def _begin(self, roll_call):
         """The arguments of the next read (called with the lock held)."""
         return ()
 
@@ -176,11 +202,16 @@ class ChangeFeed(SharedRead):
         """``sub``'s new view from the items about its server, or None."""
         raise NotImplementedError()
 
+    def anchor(self, view):
+        """Wall time of the last change ``view`` shows, or None."""
+        return None
+
     # -- subscribers ------------------------------------------------------
 
     def subscribe(self, server_id, view, wake):
         sub = Subscription(server_id, view, wake, self.clock())
         sub.since = self.wall()
+        sub.anchor = self.anchor(view)
         with self._cond:
             self._subs.add(sub)
         return sub
@@ -199,7 +230,7 @@ class ChangeFeed(SharedRead):
 
     # -- looking ----------------------------------------------------------
 
-    def fresh(self, sub, read, max_age=0.0):
+    def fresh(self, sub, read, max_age=0.0, roll_call=False):
         """What Nova shows now, by a request begun at most ``max_age`` ago.
 
         :param read: ``f(since)`` -> the items changed since ``since`` (the
@@ -207,37 +238,50 @@ class ChangeFeed(SharedRead):
         :param max_age: 0 for a look that must see Nova as it is now; a
             routine look accepts a request of anybody's begun that long ago
             that its owner has not looked at yet
+        :param roll_call: the request must be a roll call; then
+            ``sub.answered`` says whether the server was in it
         :returns: the ``Subscription``, updated
         :raises: what ``read`` raised, for every action that waited for it
         """
-        self.get(read, max_age, not_before=sub.seen + _LATER)
+        self.get(read, max_age, not_before=sub.seen + _LATER,
+                 roll_call=roll_call)
         with self._cond:
             sub.seen = self._done
         return sub
 
-    def _begin(self):
-        since = self._since()
-        return (_nova_time(since), self.wall(), list(self._subs))
+    def _begin(self, roll_call):
+        since = self._since(roll_call)
+        # A roll call covers the subscribers whose servers it must list.
+        called = ([s for s in self._subs if s.anchor is not None]
+                  if roll_call else None)
+        return (_nova_time(since), self.wall(), list(self._subs), called)
 
-    def get(self, read, max_age=0.0, not_before=None):
+    def get(self, read, max_age=0.0, not_before=None, roll_call=False):
         return super(ChangeFeed, self).get(
-            lambda since, wall, covered: read(since), max_age, not_before)
+            lambda since, wall, covered, called: read(since), max_age,
+            not_before, roll_call)
 
     def _end(self, items, started, begun):
-        _since, wall, covered = begun
+        _since, wall, covered, called = begun
         for covering in covered:
             covering.since = None
-        self._publish(items, started)
+        listed = self._publish(items, started)
+        for sub in called or ():
+            sub.answered = sub.server_id in listed
         self._last_wall = wall
 
-    def _since(self):
+    def _since(self, roll_call=False):
         """Earliest change this request must include, as a wall time."""
         starts = [s.since for s in self._subs if s.since is not None]
         if self._last_wall is not None:
             starts.append(self._last_wall)
+        if roll_call:
+            starts.extend(s.anchor for s in self._subs
+                          if s.anchor is not None)
         return min(starts or [self.wall()]) - tuning.CLOCK_SLACK
 
     def _publish(self, items, started):
+        """Tell the subscribers; :returns: the items by the server they name"""
         about = {}
         for item in items:
             about.setdefault(self.key(item), []).append(item)
@@ -245,11 +289,15 @@ class ChangeFeed(SharedRead):
             if sub.server_id not in about:
                 continue
             view = self.merge(sub, about[sub.server_id])
+            sub.anchor = max(filter(None, (
+                sub.anchor, self.anchor(about[sub.server_id][-1]))),
+                default=None)
             if view != sub.view:
                 sub.view = view
                 sub.news = True
                 sub.news_at = started
                 sub.wake.set()
+        return about
 
 
 class ServerFeed(ChangeFeed):
@@ -264,6 +312,13 @@ class ServerFeed(ChangeFeed):
             sub.gone = True
             return None
         return view
+
+    def anchor(self, view):
+        # Nova's changes-since lists a server whose updated_at is at or
+        # after the window's start, deleted ones included.
+        if view is None:
+            return None
+        return end_prediction.parse_nova_time(view.updated)[0]
 
 
 class MigrationFeed(ChangeFeed):

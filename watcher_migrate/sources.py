@@ -57,27 +57,26 @@ class Source(object, metaclass=abc.ABCMeta):
                       'the next source')
     # How the warning names the source (the class name if empty).
     name = ''
-    # Whether the source answers from a list shared by many servers, which
-    # may leave one out (see MigrationTracker.server_look).
-    shared = False
 
     def __init__(self, label, on_broken=None):
         self.label = label
         self.broken = False
         self._on_broken = on_broken
 
-    def look(self, max_age=0.0):
+    def look(self, max_age=0.0, check=False):
         """What the source says of the server now; None if it cannot say.
 
         :param max_age: a routine look accepts a shared request begun that
             long ago (sources that read alone always read now)
+        :param check: the answer must come from a request that had to
+            show the server (a shared list may have left it out)
         """
         if self.broken or self.closed:
             return None
-        return self._guarded(self._look, max_age)
+        return self._guarded(self._look, max_age, check)
 
     @abc.abstractmethod
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         """The source's own look, which may fail."""
 
     @property
@@ -128,7 +127,7 @@ class ServerRead(Source):
         self.gateway = gateway
         self.server_id = server_id
 
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         server = self.gateway.get_server(self.server_id)
         if server is None or server.deleted:
             return None, True
@@ -152,7 +151,6 @@ class FeedSource(Source):
 
     broken_warning = ('Server %s: the shared view of %ss is not available '
                       '(%s); reading the %s alone')
-    shared = True
 
     def __init__(self, feed, read, what, server_id, view, wake, label,
                  on_broken=None):
@@ -175,12 +173,15 @@ class FeedSource(Source):
     def has_news(self):
         return self._sub is not None and self._sub.news
 
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         sub = self._sub
-        self.feed.fresh(sub, self._read, max_age)
+        self.feed.fresh(sub, self._read, max_age, roll_call=check)
         # This look reads what its own request brought: only news after
         # it (or an interrupt) should end the next sleep early.
         self._wake.clear()
+        if check and not sub.answered:
+            # Left out of the roll call: its cell did not answer.
+            return None
         return sub.view, sub.gone
 
     def close(self):
@@ -206,12 +207,12 @@ class ServerFeedSource(FeedSource):
             feed, read, 'server', server_id, view, wake, label, on_broken)
         self._since = since
 
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         sub = self._sub
-        if sub.news and sub.news_at >= self._since():
+        if not check and sub.news and sub.news_at >= self._since():
             sub.seen = max(sub.seen, sub.news_at)
-        else:
-            super(ServerFeedSource, self)._look(max_age)
+        elif super(ServerFeedSource, self)._look(max_age, check) is None:
+            return None
         sub.news = False
         return sub.view, sub.gone
 
@@ -235,7 +236,7 @@ class FiguresSource(Source):
         self.gateway = gateway
         self.server_id = server_id
 
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         return self.gateway.list_live_migrations_in_progress(self.server_id)
 
     def _warning_args(self, error):

@@ -135,7 +135,7 @@ class MigrationTracker(object):
         self._server_check_interval = (tuning.SERVER_CHECK_POLLS
                                        * settings.poll_interval_max)
         self._server_read_at = clock()
-        self._read_alone_at = clock()
+        self._checked_at = clock()
         self._progress_at = 0.0
         self._queued_since = None
         self._started_at = clock()
@@ -210,7 +210,7 @@ class MigrationTracker(object):
         gone = False
         if with_server:
             server, gone = self._server_read.look()
-            self._server_read_at = self._read_alone_at = now
+            self._server_read_at = self._checked_at = now
         return Look(migration=migration, server=server, server_gone=gone,
                     at=now)
 
@@ -307,22 +307,21 @@ class MigrationTracker(object):
             of another action begun that long ago
         """
         # A shared list can miss a change for good: Nova leaves out of its
-        # lists, silently, a cell that does not answer in time. So the
-        # server is also read alone every server check interval.
-        check_alone = (self.clock() - self._read_alone_at
-                       >= self._server_check_interval)
+        # lists, silently, a cell that does not answer in time. So every
+        # server check interval the look must prove the server's state:
+        # by a roll call of the shared feed, or by reading it alone.
+        check = (self.clock() - self._checked_at
+                 >= self._server_check_interval)
         for source in self.server_sources:
-            if check_alone and source.shared:
-                continue
             # The look is as of the request of the source that answers.
             now = self.clock()
-            seen = source.look(max_age)
+            seen = source.look(max_age, check=check)
             if seen is not None:
                 break
         server, gone = seen
         self._server_read_at = now
-        if not source.shared:
-            self._read_alone_at = now
+        if check:
+            self._checked_at = now
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
 

@@ -64,9 +64,10 @@ POLL_BACKOFF_FACTOR = 1.6
 
 # -- looking (tracking) ---------------------------------------------------
 
-# While a migration is in progress the server is read alone at least
-# every this many poll_interval_max (10 s by default), shared feed or not,
-# to notice it deleted or ERROR even when a list lost the change.
+# While a migration is in progress a look must prove the server's state
+# (a roll call of the shared feed, else a read of it alone) at least every
+# this many poll_interval_max (10 s by default), to notice it deleted or
+# ERROR even when a list left its cell out.
 SERVER_CHECK_POLLS = 2
 # The first look at a live migration comes this many poll_interval_min
 # after the request (at most FIRST_LOOK), or later when the process

@@ -196,6 +196,23 @@ def test_a_deletion_the_server_lists_left_out_is_still_noticed(cloud,
         cloud, run, cause=r'deleted during its cold migration', deleted=True)
 
 
+def test_a_deletion_is_noticed_while_the_lists_still_leave_the_cell_out(
+        cloud, server):
+    # The shared feed's roll call cannot show the server either: the
+    # action must read it alone.
+    cloud.set_driver(instance=server.id, cold_duration=4)
+    running = in_background(migrate, cloud, server, COLD)
+    wait_for_migration(cloud, server.id, ('migrating', 'pre-migrating'))
+    cloud.set_cell_down(True)
+    try:
+        cloud.compute('DELETE', '/servers/%s' % server.id)
+        run = running.result(timeout=120)
+    finally:
+        cloud.set_cell_down(False)
+    invariants.assert_invariants(
+        cloud, run, cause=r'deleted during its cold migration', deleted=True)
+
+
 def test_a_live_migration_queued_past_its_timeout_is_aborted_unstarted(
         cloud, server_pool):
     # The blocker and the server share a source, so the server would be

@@ -53,7 +53,9 @@ class FakeNova(object):
                         else context)
         self.server = dict(id=server_id, name='web-1', status=status,
                            task_state=None, host=host, fault=None,
-                           ram_mb=1024, disk_gb=1)
+                           ram_mb=1024, disk_gb=1,
+                           # Its lists take no window: any time will do.
+                           updated='2026-01-01T00:00:00Z')
         self.server_exists = True
         self.services = {h: dict(status='enabled', state='up',
                                  forced_down=False)

@@ -12,6 +12,7 @@
 
 """The shared feed: one request answers for every action of the process."""
 
+import dataclasses
 import threading
 
 import pytest
@@ -203,6 +204,71 @@ def test_a_routine_look_does_not_take_a_request_older_than_its_interest():
     later = subscribe(feed, 'c')
     feed.fresh(later, reads, max_age=5.0)
     assert len(reads.calls) == 2
+
+
+# -- roll calls: each server must answer ----------------------------------
+
+def anchored(server_id, updated):
+    return dataclasses.replace(view(server_id), updated=updated)
+
+
+def test_a_roll_call_reaches_back_to_every_servers_last_known_change():
+    wall = [1000.0]
+    feed = change_feed.ServerFeed(min_gap=0, wall=lambda: wall[0])
+    reads = FakeReads({})
+    sub = feed.subscribe('a', anchored('a', '1970-01-01T00:15:00Z'),
+                         threading.Event())
+    feed.subscribe('b', anchored('b', '1970-01-01T00:16:00Z'),
+                   threading.Event())
+    wall[0] = 1030.0
+    feed.fresh(sub, reads)
+    feed.fresh(sub, reads, roll_call=True)
+    slack = tuning.CLOCK_SLACK
+    assert reads.calls == [change_feed._nova_time(1000.0 - slack),
+                           change_feed._nova_time(900.0 - slack)]
+
+
+def test_a_server_left_out_of_a_roll_call_has_not_answered():
+    # Nova leaves a cell that fails out of its lists, silently.
+    feed = change_feed.ServerFeed(min_gap=0)
+    here = feed.subscribe('a', anchored('a', '2026-12-02T10:00:00Z'),
+                          threading.Event())
+    left_out = feed.subscribe('b', anchored('b', '2026-12-02T10:00:00Z'),
+                              threading.Event())
+    reads = FakeReads({'a': anchored('a', '2026-12-02T10:00:00Z')})
+    feed.fresh(here, reads, roll_call=True)
+    assert here.answered and not left_out.answered
+    assert not here.wake.is_set()       # the roll call brought no news
+
+
+def test_a_change_moves_the_servers_anchor_forward():
+    wall = [2e9]
+    feed = change_feed.ServerFeed(min_gap=0, wall=lambda: wall[0])
+    sub = feed.subscribe('a', anchored('a', '2026-12-02T10:00:00Z'),
+                         threading.Event())
+    feed.fresh(sub, FakeReads({'a': anchored('a', '2026-12-02T10:05:00Z')}))
+    reads = FakeReads({})
+    feed.fresh(sub, reads, roll_call=True)
+    assert reads.calls == [change_feed._nova_time(
+        1796205900.0 - tuning.CLOCK_SLACK)]
+
+
+def test_a_routine_request_does_not_answer_for_a_roll_call():
+    now = [100.0]
+    feed, reads, asking, checking = clocked_feed(now)
+    feed.fresh(asking, reads)
+    feed.fresh(checking, reads, max_age=5.0, roll_call=True)
+    assert len(reads.calls) == 2
+
+
+def test_one_roll_call_answers_every_check_within_its_age():
+    now = [100.0]
+    feed, reads, first, second = clocked_feed(now)
+    now[0] = 101.0
+    feed.fresh(first, reads, roll_call=True)
+    now[0] = 103.0
+    feed.fresh(second, reads, max_age=5.0, roll_call=True)
+    assert len(reads.calls) == 1
 
 
 def record(record_id, server_id, status):

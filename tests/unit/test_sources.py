@@ -47,8 +47,9 @@ class Scripted(sources.Source):
         self.calls = calls if calls is not None else []
         self.closed_by = []
 
-    def _look(self, max_age):
+    def _look(self, max_age, check):
         self.calls.append((self.name, max_age))
+        self.checks = getattr(self, 'checks', []) + [check]
         if isinstance(self.answer, BaseException):
             raise self.answer
         return self.answer
@@ -152,22 +153,36 @@ def test_sources_are_asked_in_order_until_one_can_say():
     assert calls == [('silent', 2.0), ('answering', 2.0)]
 
 
-def test_the_server_is_read_alone_each_check_interval_despite_the_feed():
+def test_each_check_interval_a_look_must_prove_the_server_is_there():
     # Nova leaves a cell that does not answer in time out of its lists:
     # a deletion the shared feed missed must still be seen.
     now = [100.0]
     tracker = make_tracker(clock=lambda: now[0])
+    feed = Scripted('feed', (SERVER, False))
+    tracker.server_sources[:] = [feed]
+    tracker.server_look()
+    now[0] += 2 * 10.0
+    tracker.server_look()
+    tracker.server_look()
+    assert feed.checks == [False, True, False]
+
+
+def test_a_server_no_source_can_prove_is_read_alone():
+    # A feed's roll call that left the server out says nothing.
+    now = [100.0]
+    tracker = make_tracker(clock=lambda: now[0])
     calls = []
     feed = Scripted('feed', (SERVER, False), calls=calls)
-    feed.shared = True
     alone = Scripted('alone', (None, True), calls=calls)
+    feed._look = lambda max_age, check: (
+        calls.append(('feed', max_age)) or (None if check else feed.answer))
     tracker.server_sources[:] = [feed, alone]
     before = tracker.server_look()
     now[0] += 2 * 10.0
     checked = tracker.server_look()
     after = tracker.server_look()
     assert not before.server_gone and checked.server_gone
-    assert [name for name, _ in calls] == ['feed', 'alone', 'feed']
+    assert [name for name, _ in calls] == ['feed', 'feed', 'alone', 'feed']
     assert not after.server_gone
 
 
