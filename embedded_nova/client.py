@@ -31,6 +31,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from embedded_nova import transport_url
+
 LOG = logging.getLogger(__name__)
 
 # Microversion for the helpers' own raw calls (novaclient's maximum).
@@ -76,7 +78,8 @@ class EmbeddedNova(object):
 
     def __init__(self, hosts=('host1', 'host2', 'host3'),
                  python=sys.executable, log_file=None, port=0,
-                 start_timeout=120, live_migration_slots=None):
+                 start_timeout=120, live_migration_slots=None,
+                 notification_url=None):
         """Describe the cloud; :meth:`start` boots it.
 
         :param live_migration_slots: live migrations Nova runs at once.
@@ -86,6 +89,10 @@ class EmbeddedNova(object):
             ``max_concurrent_live_migrations = 1``) all live migrations of
             the cloud queue behind one another. A benchmark of concurrent
             migrations gives a number >= 1 here.
+        :param notification_url: an oslo.messaging transport URL (a
+            RabbitMQ of ``tools/rabbitmq``) Nova publishes its versioned
+            notifications to, with ``notify_on_state_change =
+            vm_and_task_state``; None (the default): nothing is published.
         """
         # Seconds a helper's compute call waits for Nova's answer.
         self.helper_timeout = 60
@@ -96,6 +103,7 @@ class EmbeddedNova(object):
             raise ValueError('live_migration_slots must be an integer >= 1')
         self.hosts = list(hosts)
         self.live_migration_slots = live_migration_slots
+        self.notification_url = notification_url
         self.python = python
         self.log_file = log_file
         self.port = port
@@ -150,11 +158,10 @@ class EmbeddedNova(object):
                               env.get('PYTHONPATH', '').split(os.pathsep)
                               if p])
         env.pop('OS_DEBUG', None)
-        cmd = [self.python, '-m', 'embedded_nova',
-               '--hosts', ','.join(self.hosts), '--port', str(self.port),
-               '--ready-file', ready_file, '--parent-pid', str(os.getpid())]
-        if self.live_migration_slots is not None:
-            cmd += ['--live-migration-slots', str(self.live_migration_slots)]
+        cmd = self.command(ready_file)
+        if self.notification_url:
+            LOG.info('Embedded Nova publishes its notifications to %s',
+                     transport_url.masked(self.notification_url))
         self._log_handle = open(self.log_file, 'ab')
         started = time.time()
         self._process = subprocess.Popen(
@@ -180,6 +187,17 @@ class EmbeddedNova(object):
         self.pid = ready['pid']
         self._take_info(self._control('GET', '/info'))
         return self
+
+    def command(self, ready_file):
+        """The command line :meth:`start` runs Nova with."""
+        cmd = [self.python, '-m', 'embedded_nova',
+               '--hosts', ','.join(self.hosts), '--port', str(self.port),
+               '--ready-file', ready_file, '--parent-pid', str(os.getpid())]
+        if self.live_migration_slots is not None:
+            cmd += ['--live-migration-slots', str(self.live_migration_slots)]
+        if self.notification_url:
+            cmd += ['--notification-url', self.notification_url]
+        return cmd
 
     @classmethod
     def attach(cls, base_url, timeout=10):

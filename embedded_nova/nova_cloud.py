@@ -29,12 +29,15 @@ import fixtures
 import futurist
 from nova.compute import task_states
 from nova.objects import instance as instance_obj
+from nova import rpc as nova_rpc
 from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
+import oslo_messaging
 from placement import deploy as placement_deploy
 
 from embedded_nova import fake_driver
+from embedded_nova import transport_url
 
 LOG = logging.getLogger(__name__)
 
@@ -91,10 +94,12 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
 
     compute_driver = fake_driver.COMPUTE_DRIVER
 
-    def __init__(self, api_paste_config, live_migration_slots=None):
+    def __init__(self, api_paste_config, live_migration_slots=None,
+                 notification_url=None):
         super().__init__('keep_running')
         self._api_paste_config = api_paste_config
         self._live_migration_slots = live_migration_slots
+        self._notification_url = notification_url
         self._placement_app = None
         self._placement_app_lock = threading.Lock()
 
@@ -125,6 +130,43 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
             # native threading mode nova 34 turns it into 5.
             self.flags(max_concurrent_live_migrations=int(
                 self._live_migration_slots))
+        if self._notification_url:
+            self._publish_notifications(self._notification_url)
+
+    def _publish_notifications(self, url):
+        """Send the versioned notifications to the broker at ``url``.
+
+        As a cloud running Watcher does (Watcher's devstack plugin): format
+        ``both`` and an ``instance.update`` on every vm or task state
+        change. Nova's fixtures stub ``nova.rpc.NOTIFIER`` with an
+        in-memory fake; every versioned notification of this process (API,
+        conductor, scheduler, all computes) goes through it at send time,
+        so replacing it is enough. The unversioned ones stay in memory.
+        """
+        self.flags(notification_format='both',
+                   notify_on_state_change='vm_and_task_state',
+                   group='notifications')
+        # Nova's exchange, as nova.config sets it for a real service (the
+        # test base never does). Read when a transport is created: the
+        # fake RPC bus, created in setUp, keeps its own.
+        self.flags(control_exchange='nova')
+        topics = list(nova_rpc.CONF.notifications.
+                      versioned_notifications_topics)
+        transport = oslo_messaging.get_notification_transport(
+            nova_rpc.CONF, url=url)
+        self.addCleanup(transport.cleanup)
+        notifier = oslo_messaging.Notifier(
+            transport, driver='messagingv2',
+            serializer=nova_rpc.RequestContextSerializer(
+                nova_rpc.JsonPayloadSerializer()),
+            topics=topics,
+            # One attempt: the default retries forever, which would hang
+            # Nova's threads while the broker is down. A lost
+            # notification is logged by oslo.messaging and dropped.
+            retry=0)
+        self.useFixture(fixtures.MonkeyPatch('nova.rpc.NOTIFIER', notifier))
+        LOG.info('Publishing versioned notifications to %s (exchange nova, '
+                 'topics %s)', transport_url.masked(url), ', '.join(topics))
 
     @property
     def image_id(self):
@@ -183,18 +225,21 @@ def register_driver():
 
 
 def boot(hosts, api_paste_config, log_level=logging.INFO,
-         live_migration_slots=None):
+         live_migration_slots=None, notification_url=None):
     """Start Nova with one compute service per host; return the case.
 
     :param live_migration_slots: nova's max_concurrent_live_migrations
         for the whole process (None: nova's default, 1)
+    :param notification_url: an oslo.messaging transport URL to publish
+        Nova's versioned notifications to (None: they stay in memory)
     """
     register_driver()
     _ProcessLogging.level = log_level
     nova_fixtures.StandardLogging = _ProcessLogging
     if nova_utils.concurrency_mode_threading():
         nova_fixtures.CellDatabases = _OneCellDatabases
-    case = EmbeddedNovaCase(api_paste_config, live_migration_slots)
+    case = EmbeddedNovaCase(api_paste_config, live_migration_slots,
+                            notification_url)
     try:
         case.setUp()
         for host in hosts:

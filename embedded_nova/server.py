@@ -27,7 +27,8 @@ Routes on one HTTP port:
 Usage::
 
     python -m embedded_nova --hosts h1,h2,h3 \
-        [--port 0] [--ready-file PATH] [--log-file PATH] [--json]
+        [--port 0] [--ready-file PATH] [--log-file PATH] [--json] \
+        [--notification-url rabbit://USER:PASSWORD@127.0.0.1:5672/]
 
 Once the cloud serves requests, what an operator needs is printed on
 stdout (the ``OS_*`` exports, a clouds.yaml entry, the commands of
@@ -602,6 +603,11 @@ def _parse_args(argv):
                         help='live migrations run at once, by all hosts '
                              'together (nova max_concurrent_live_migrations;'
                              ' default: nova\'s, 1)')
+    parser.add_argument('--notification-url', metavar='URL',
+                        help="publish Nova's versioned notifications "
+                        '(with notify_on_state_change vm_and_task_state) '
+                        'to this oslo.messaging transport URL, e.g. the '
+                        'broker of tools/rabbitmq (default: none are sent)')
     parser.add_argument('--log-file',
                         help="write Nova's log to this file instead of "
                         'stderr (default on a terminal: a file in /tmp, '
@@ -680,7 +686,8 @@ def main(argv=None):
         from embedded_nova import nova_cloud
         cloud = nova_cloud.boot(args.hosts, paste_config,
                                 getattr(logging, args.log_level),
-                                args.live_migration_slots)
+                                args.live_migration_slots,
+                                args.notification_url)
         httpd = simple_server.make_server(
             '127.0.0.1', args.port, None,
             server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)

@@ -10,10 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""What every test suite shares: where to look when a test failed."""
+"""What every test suite shares: failure hints, a private RabbitMQ."""
 
 import pytest
 
+from tests import broker as private_broker
 from tests import embedded_cloud
 from watcher_migrate import context
 from watcher_migrate import end_prediction
@@ -54,3 +55,15 @@ def _fresh_start_lag(monkeypatch):
     """
     monkeypatch.setattr(context.default(), 'start_lag',
                         end_prediction.StartLag())
+
+
+@pytest.fixture(scope='session')
+def broker():
+    """A private RabbitMQ on 127.0.0.1 for the session (tests/broker.py).
+
+    Started by tools/rabbitmq at the first test that asks for it, stopped
+    at the end of the run. Without rabbitmq-server installed: a skip, or
+    a failure under ``CI=true``.
+    """
+    with private_broker.running_broker() as running:
+        yield running

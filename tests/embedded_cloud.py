@@ -47,18 +47,22 @@ def has_nova(python):
 
 
 @contextlib.contextmanager
-def running_nova(log_dir, hosts=HOSTS, tox_env='functional'):
+def running_nova(log_dir, hosts=HOSTS, tox_env='functional',
+                 notification_url=None):
     """Start :class:`EmbeddedNova` with ``hosts``; stop it on the way out.
 
     :param log_dir: a directory (pathlib.Path) for Nova's log, nova.log
     :param tox_env: the tox env that has nova, named in the failure
+    :param notification_url: the broker Nova publishes its versioned
+        notifications to (the ``broker`` fixture's url); None: none
     """
     python = nova_python()
     if not has_nova(python):
         pytest.fail('nova is not importable by %s; run through tox -e %s '
                     'or set %s' % (python, tox_env, PYTHON_VARIABLE))
     nova = embedded_client.EmbeddedNova(hosts=hosts, python=python,
-                                        log_file=str(log_dir / 'nova.log'))
+                                        log_file=str(log_dir / 'nova.log'),
+                                        notification_url=notification_url)
     nova.start()
     show_on_failure('embedded Nova log: %s' % nova.log_file)
     try:

@@ -94,3 +94,20 @@ def test_a_write_without_answer_is_not_sent_again(slow_first_cloud):
 
     assert _SlowFirstAnswer.writes == 1
     assert 'does not answer its control routes' in str(caught.value)
+
+
+def _option(cmd, name):
+    return cmd[cmd.index(name) + 1] if name in cmd else None
+
+
+def test_nova_publishes_to_the_notification_url_it_is_given():
+    url = 'rabbit://guest:guest@127.0.0.1:5672/'
+    cloud = client.EmbeddedNova(notification_url=url)
+
+    assert _option(cloud.command('ready.json'), '--notification-url') == url
+
+
+def test_nova_publishes_nothing_by_default():
+    cmd = client.EmbeddedNova().command('ready.json')
+
+    assert '--notification-url' not in cmd

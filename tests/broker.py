@@ -1,0 +1,101 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A private RabbitMQ on 127.0.0.1 (tools/rabbitmq), for the tests.
+
+Where Debian's rabbitmq-server is not installed the tests that need a
+broker skip, with the reason, on a developer's machine; under CI (``CI``
+set to true, as .ci/run does) they fail: a CI run without the broker
+would prove nothing about notifications.
+"""
+
+import collections
+import contextlib
+import os
+import subprocess
+
+import pytest
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(TOP, 'tools', 'rabbitmq')
+# tools/rabbitmq reads the same variable.
+BIN_DIR = os.environ.get('RABBITMQ_BIN', '/usr/lib/rabbitmq/bin')
+INSTALL_HINT = ('apt-get update && apt-get install -y rabbitmq-server '
+                '(.ci/run does this)')
+
+Broker = collections.namedtuple('Broker', 'url directory')
+
+
+def server_binary():
+    """Where tools/rabbitmq expects Debian's rabbitmq-server."""
+    return os.path.join(BIN_DIR, 'rabbitmq-server')
+
+
+def in_ci():
+    """Whether this run is a CI run (``CI=true``, as CI services set)."""
+    return os.environ.get('CI', '').strip().lower() in ('true', '1', 'yes')
+
+
+def require_server():
+    """Fail (under CI) or skip (elsewhere) where no broker can be had."""
+    binary = server_binary()
+    if os.access(binary, os.X_OK):
+        return
+    reason = 'RabbitMQ is not installed (no %s): %s' % (binary,
+                                                        INSTALL_HINT)
+    if in_ci():
+        pytest.fail('CI=true and the tests need a broker. ' + reason,
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def _parse_exports(text):
+    values = {}
+    for line in text.splitlines():
+        if line.startswith('export ') and '=' in line:
+            key, value = line[len('export '):].split('=', 1)
+            values[key] = value
+    return values
+
+
+@contextlib.contextmanager
+def running_broker(timeout=120):
+    """Start a private broker; yield its :class:`Broker`; stop it.
+
+    :raises pytest.fail.Exception: it did not start (its log is in the
+        message)
+    """
+    require_server()
+    try:
+        started = subprocess.run([SCRIPT, 'start'], capture_output=True,
+                                 text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail('tools/rabbitmq start took over %s s: %s'
+                    % (timeout, exc.stderr), pytrace=False)
+    exports = _parse_exports(started.stdout)
+    directory = exports.get('WATCHER_MIGRATE_RABBITMQ_DIR')
+    url = exports.get('WATCHER_MIGRATE_TRANSPORT_URL')
+    if started.returncode != 0 or not (directory and url):
+        if directory:
+            _stop(directory)
+        pytest.fail('tools/rabbitmq start failed (%s):\n%s%s'
+                    % (started.returncode, started.stdout, started.stderr),
+                    pytrace=False)
+    try:
+        yield Broker(url, directory)
+    finally:
+        _stop(directory)
+
+
+def _stop(directory):
+    subprocess.run([SCRIPT, 'stop', directory], timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
