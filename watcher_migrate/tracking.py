@@ -300,18 +300,20 @@ class MigrationTracker(object):
                 lag=self._context.finish_lag, start=first)
         return self.schedule, first
 
-    def server_look(self, max_age=0.0):
+    def server_look(self, max_age=0.0, may_check=True):
         """The server as it is now; the migration as last read.
 
         :param max_age: a routine look accepts the shared feed's request
             of another action begun that long ago
+        :param may_check: False for a look at the expected end, which must
+            not wait for a check (the next look makes it)
         """
         # A shared list can miss a change for good: Nova leaves out of its
         # lists, silently, a cell that does not answer in time. So every
         # server check interval the look must prove the server's state:
         # by a roll call of the shared feed, or by reading it alone.
-        check = (self.clock() - self._checked_at
-                 >= self._server_check_interval)
+        check = may_check and (self.clock() - self._checked_at
+                               >= self._server_check_interval)
         for source in self.server_sources:
             # The look is as of the request of the source that answers.
             now = self.clock()
@@ -371,12 +373,13 @@ class MigrationTracker(object):
                 schedule.predictor.add(ours)
                 if ours.status != 'post-migrating':
                     return Look(migration=ours, at=self.clock())
-            return self.server_look()
+            # The copy is over: the landing is due.
+            return self.server_look(may_check=False)
         if schedule.urgent:
-            return self.server_look(0.0)
+            return self.server_look(0.0, may_check=False)
         if schedule.late:
             return self.server_look(min(tuning.ENDING_LATE_AGE,
-                                        self._routine_age))
+                                        self._routine_age), may_check=False)
         return self.server_look(self._routine_age)
 
     def _record_look(self):

@@ -48,8 +48,13 @@ def make_tracker(gateway=None):
 def tracker():
     tracker = make_tracker()
     tracker.asked_ages = []
-    tracker.server_look = lambda max_age=0.0: tracker.asked_ages.append(
-        max_age)
+    tracker.may_check = []
+
+    def server_look(max_age=0.0, may_check=True):
+        tracker.asked_ages.append(max_age)
+        tracker.may_check.append(may_check)
+
+    tracker.server_look = server_look
     return tracker
 
 
@@ -75,6 +80,19 @@ def test_a_periodic_server_check_accepts_a_recent_shared_listing(tracker):
     tracker.schedule = schedule(urgent=False)
     tracker.live_look()
     assert tracker.asked_ages == [tuning.ROUTINE_AGE_FRACTION * 4.0]
+
+
+def test_the_looks_at_the_expected_end_leave_the_check_to_the_next(
+        tracker):
+    # A roll call lists every followed server: the landing must not
+    # wait for it.
+    check_due(tracker)
+    for urgent, late in ((True, False), (False, True)):
+        tracker.schedule = schedule(urgent=urgent, late=late)
+        tracker.live_look()
+    tracker.schedule = schedule(urgent=False)
+    tracker.live_look()
+    assert tracker.may_check == [False, False, True]
 
 
 def test_a_look_for_an_overdue_landing_accepts_only_a_fresh_listing(
