@@ -41,7 +41,11 @@ NOVA_PYTHON_VARIABLE = 'WATCHER_MIGRATE_NOVA_PYTHON'
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog='python -m bench', description=__doc__.splitlines()[0])
+        prog='python -m bench', description=__doc__.splitlines()[0],
+        epilog="Live copies save their figures every %g s, as Nova's "
+        'libvirt driver does by default ([libvirt] '
+        'live_migration_monitor_interval); the -nofig workloads save none, '
+        "as Nova's other drivers." % workloads.FIGURES_INTERVAL)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run of a few minutes: short '
                              'workloads, one repetition, N <= 10')
@@ -57,7 +61,8 @@ def parse_args(argv):
                         help='20 s live migrations per variant '
                              '(default %(default)s)')
     parser.add_argument('--repeat-long', type=int, default=1,
-                        help='60 s live migrations per variant '
+                        help='60 s live migrations per variant, with '
+                             'figures and without (live-60s-nofig) '
                              '(default %(default)s)')
     parser.add_argument('--repeat-cold', type=int, default=3,
                         help='3 s cold migrations per variant '
@@ -141,7 +146,7 @@ def main(argv=None):
             'workloads': [w.as_dict() for w in plan],
             'variants': [v.as_dict() for v in variants],
             'memory_bytes': workloads.MEMORY_BYTES,
-            'progress_interval': workloads.PROGRESS_INTERVAL,
+            'figures_interval': workloads.FIGURES_INTERVAL,
         },
         'rows': [],
         'load_cost': [],

@@ -12,7 +12,7 @@
 
 """The benchmark's output: a plain-text table and the same data as JSON.
 
-The table fits a 100-column terminal; LEGEND says what each column means.
+The table fits a 110-column terminal; LEGEND says what each column means.
 The JSON holds every row in full (each latency, the request counts, the
 failures' status messages), the configuration and the machine.
 """
@@ -35,6 +35,9 @@ LEGEND = [
     'by seconds when',
     "  Nova is busy (< 0: the action returned first). The JSON also has "
     "the driver's finish.",
+    "figs: seconds between two saves of a live copy's figures by Nova "
+    "(the libvirt driver's",
+    '  default 5 s); none: no figures, as with Nova\'s other drivers.',
     'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
     'all requests',
     '  / wall s of the plan; cpu s: applier process CPU in the plan; '
@@ -44,8 +47,9 @@ LEGEND = [
 
 COLUMNS = (
     # (title, width, function of the row giving the cell)
-    ('workload', 13, lambda r: r['workload']),
+    ('workload', 14, lambda r: r['workload']),
     ('variant', 10, lambda r: r['variant']),
+    ('figs', 4, lambda r: figures_cell(r.get('figures_interval'))),
     ('migr', 4, lambda r: r['migrations']),
     ('ok', 3, lambda r: r['succeeded']),
     ('lat med', 7, lambda r: r['latency']['median']),
@@ -58,6 +62,13 @@ COLUMNS = (
     ('cpu s', 6, lambda r: r['applier_cpu_seconds']),
     ('nova s', 6, lambda r: r['nova_cpu_seconds']),
 )
+
+
+def figures_cell(interval):
+    """The figures cadence of a row: '5s', 'none', or '-' (cold)."""
+    if interval is None:
+        return '-'
+    return '%gs' % interval if interval else 'none'
 
 
 def cell(value, width):
@@ -99,9 +110,9 @@ LIVE_ANCHORS = (
 
 def anchor_table(rows):
     """Median and p95 live latency of every run from each Nova anchor."""
-    header = '%-13s %-10s' % ('workload', 'variant') + ''.join(
+    header = '%-14s %-10s' % ('workload', 'variant') + ''.join(
         ' %17s' % name for name, _ in LIVE_ANCHORS)
-    lines = [header, '%-24s' % '' + ' %17s' % 'med    p95'
+    lines = [header, '%-25s' % '' + ' %17s' % 'med    p95'
              * len(LIVE_ANCHORS), '-' * len(header)]
     for row in rows:
         if row.get('kind') != 'live':
@@ -112,7 +123,7 @@ def anchor_table(rows):
             cells.append(' %s %s' % (
                 _number(figures.get('median'), 8, '%.2f'),
                 _number(figures.get('p95'), 8, '%.2f')))
-        lines.append('%-13s %-10s' % (row['workload'], row['variant'])
+        lines.append('%-14s %-10s' % (row['workload'], row['variant'])
                      + ''.join(cells))
     return '\n'.join(lines)
 
@@ -196,6 +207,11 @@ def text(results):
                      config['hosts'], config['mode'],
                      config['live_migration_slots'],
                      results['duration_seconds'] / 60.0))
+    if config.get('figures_interval') is not None:
+        lines.append('live copies of %d MiB save their figures every %g s '
+                     "(libvirt's default), none on the -nofig rows" % (
+                         config['memory_bytes'] >> 20,
+                         config['figures_interval']))
     for variant in config['variants']:
         engine = variant.get('workflow_engine', 'taskflow')
         lines.append('  %-10s = %s%s, %s' % (

@@ -175,6 +175,7 @@ class Runner(object):
             migrations)
         row.update({
             'workload': workload.name, 'kind': workload.kind,
+            'figures_interval': workload.figures_interval,
             'variant': variant.name,
             'action_type': variant.action_type,
             'workflow_engine': variant.workflow_engine,

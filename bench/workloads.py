@@ -20,14 +20,19 @@ servers each moved ``chain`` times in a row in one action plan: single
 migrations are a chain on one server (each action waits for the previous
 one), concurrent ones ``width`` parallel actions. Servers are booted once
 and reused; each move goes from where the server is to the next host.
+Live copies save their figures at the libvirt driver's default cadence,
+but on a ``-nofig`` workload, which saves none (Nova's other drivers).
 """
 
 GIB = 1 << 30
 
-# Fake-driver figures for every live migration: a 2 GiB guest reporting
-# memory progress every second, as libvirt would.
+# Fake-driver figures for every live migration: a 2 GiB guest whose
+# figures Nova saves every 5 s, as the libvirt driver does by default
+# ([libvirt] live_migration_monitor_interval); 0 on the no-figures rows,
+# as with Nova's other drivers.
 MEMORY_BYTES = 2 * GIB
-PROGRESS_INTERVAL = 1.0
+FIGURES_INTERVAL = 5.0
+NO_FIGURES = 0.0
 # Servers moved at once by the stock-shaped workload.
 STOCK_WIDTH = 6
 
@@ -72,10 +77,13 @@ class Workload(object):
     :param stock: shape the actions as Watcher's host_maintenance
         strategy emits them (a source host and the server's name, no
         destination: the scheduler chooses), one move per server
+    :param figures_interval: seconds between two saves of a live copy's
+        figures (the fake driver's live_migration_monitor_interval); 0:
+        none
     """
 
     def __init__(self, name, kind, duration, width=1, chain=1,
-                 stock=False):
+                 stock=False, figures_interval=FIGURES_INTERVAL):
         if kind not in ('live', 'cold'):
             raise ValueError('kind must be live or cold')
         if stock and chain != 1:
@@ -87,6 +95,8 @@ class Workload(object):
         self.width = int(width)
         self.chain = int(chain)
         self.stock = stock
+        self.figures_interval = (float(figures_interval) if kind == 'live'
+                                 else None)
 
     def runs(self, variant):
         """Whether ``variant`` runs on this workload."""
@@ -101,7 +111,8 @@ class Workload(object):
         if self.kind == 'live':
             return {'live_duration': self.duration,
                     'memory_bytes': MEMORY_BYTES,
-                    'progress_interval': PROGRESS_INTERVAL}
+                    'live_migration_monitor_interval':
+                        self.figures_interval}
         return {'cold_duration': self.duration}
 
     def applier_timeout(self):
@@ -112,7 +123,8 @@ class Workload(object):
     def as_dict(self):
         return {'name': self.name, 'kind': self.kind,
                 'duration': self.duration, 'width': self.width,
-                'chain': self.chain, 'stock': self.stock}
+                'chain': self.chain, 'stock': self.stock,
+                'figures_interval': self.figures_interval}
 
 
 def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
@@ -121,6 +133,8 @@ def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
     """The workloads of a run, in the order they run."""
     if quick:
         return [Workload('live-3s', 'live', 3, chain=2),
+                Workload('live-3s-nofig', 'live', 3, chain=2,
+                         figures_interval=NO_FIGURES),
                 Workload('live-20s', 'live', 20, chain=1),
                 Workload('cold-3s', 'cold', 3, chain=2),
                 Workload('concurrent-1', 'live', 10, width=1),
@@ -129,6 +143,8 @@ def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
     result = [Workload('live-3s', 'live', 3, chain=repeat_short),
               Workload('live-20s', 'live', 20, chain=repeat_medium),
               Workload('live-60s', 'live', 60, chain=repeat_long),
+              Workload('live-60s-nofig', 'live', 60, chain=repeat_long,
+                       figures_interval=NO_FIGURES),
               Workload('cold-3s', 'cold', 3, chain=repeat_cold)]
     for width in concurrency:
         result.append(Workload('concurrent-%d' % width, 'live',

@@ -439,8 +439,17 @@ class EmbeddedNova(object):
 
         Fields: live_duration, live_fail (None/'rollback'/'raise'),
         live_stall_at (None or the copy's fraction where it stops
-        converging), memory_bytes, disk_bytes, progress_interval,
-        cold_duration, cold_fail (False/True/'rollback'), confirm_fail.
+        converging), memory_bytes, disk_bytes,
+        live_migration_monitor_interval, cold_duration, cold_fail
+        (False/True/'rollback'), confirm_fail.
+
+        live_migration_monitor_interval is the seconds between two saves
+        of a running live migration's figures (the record's memory_* and
+        disk_*, the server's progress), as Nova's libvirt driver saves
+        them every ``[libvirt] live_migration_monitor_interval`` (5 s by
+        default, the first as the copy begins, none at its end). 0 saves
+        none: the figures stay null, as with Nova's other drivers.
+        Negative values are refused.
         """
         body = dict(behaviour)
         body['instance'] = instance
@@ -462,6 +471,10 @@ class EmbeddedNova(object):
         """
         return self._control('PUT', '/response-validation',
                              value)['response_validation']
+
+    def driver_settings(self):
+        """The fake driver's settings: 'default' and per 'instances'."""
+        return self._control('GET', '/driver')
 
     def reset_driver(self):
         self._control('DELETE', '/driver')

@@ -42,6 +42,9 @@ STALL_AT = 0.9
 STALL_DURATION = 10.0
 # What the fake driver's live copies report unless told otherwise.
 DEFAULT_MEMORY = 1 << 30
+# Seconds between two saves of a live copy's figures unless told
+# otherwise: libvirt's [libvirt] live_migration_monitor_interval default.
+DEFAULT_FIGURES_EVERY = 5.0
 # Driver behaviour that makes migrations of the fake driver plain again.
 NORMAL = {'live_duration': 0.0, 'cold_duration': 0.0, 'live_fail': None,
           'cold_fail': False, 'live_stall_at': None, 'confirm_fail': False}
@@ -206,6 +209,13 @@ def _parser():
     behave.add_argument('--memory-mib', type=_mib, metavar='MIB',
                         help='the memory a live copy reports (default '
                         '1024)')
+    behave.add_argument('--figures-every', type=_seconds,
+                        metavar='SECONDS',
+                        help="seconds between two saves of a live copy's "
+                        "figures, as Nova's libvirt driver saves them "
+                        'every [libvirt] live_migration_monitor_interval '
+                        '(default %g); 0: none, as Nova\'s other drivers'
+                        % DEFAULT_FIGURES_EVERY)
     behave.add_argument('--normal', action='store_true',
                         help='back to quick migrations that succeed')
 
@@ -236,10 +246,12 @@ def behaviour_of(args):
         fields['confirm_fail'] = True
     if args.memory_mib is not None:
         fields['memory_bytes'] = args.memory_mib << 20
+    if args.figures_every is not None:
+        fields['live_migration_monitor_interval'] = args.figures_every
     if not fields:
         raise CommandError('set-migration: give at least one of --lasts, '
                            '--fail, --never-converge, --confirm-fails, '
-                           '--memory-mib, --normal')
+                           '--memory-mib, --figures-every, --normal')
     return fields
 
 
@@ -263,6 +275,12 @@ def describe_behaviour(fields):
     if fields.get('memory_bytes', DEFAULT_MEMORY) != DEFAULT_MEMORY:
         parts.append('a live copy reports %d MiB'
                      % (fields['memory_bytes'] >> 20))
+    every = fields.get('live_migration_monitor_interval',
+                       DEFAULT_FIGURES_EVERY)
+    if every == 0:
+        parts.append('a live copy saves no figures')
+    elif every != DEFAULT_FIGURES_EVERY:
+        parts.append('a live copy saves its figures every %g s' % every)
     return '; '.join(parts) or 'migrations are quick and succeed'
 
 

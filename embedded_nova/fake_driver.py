@@ -13,180 +13,35 @@
 """A scriptable fake virt driver for the embedded Nova.
 
 Behaviour (durations, failures, progress figures) is set per instance
-uuid, with a default, in the module-level :data:`REGISTRY`. The driver
-also records wall-clock events per instance for benchmarks.
+uuid, with a default, in :data:`REGISTRY` (embedded_nova.driver_behaviour,
+which also says when a live copy saves its figures). The driver also
+records wall-clock events per instance for benchmarks.
+
+A live copy's figures are saved where Nova's libvirt driver saves them
+(``libvirt.migration.save_stats``): the migration record's memory_* and
+disk_* (bytes) and the server's progress (percent of memory copied).
 
 This module imports nova: import it only inside the Nova process, after
 the concurrency mode has been chosen.
 """
 
-import copy
-import threading
 import time
 
 from nova import exception
 from nova.virt import fake
 
+from embedded_nova import driver_behaviour
+
 # Name under which nova's driver loader (``nova.virt.<compute_driver>``)
 # finds this module; server.py registers it in sys.modules.
 NOVA_MODULE_NAME = 'nova.virt.watcher_migrate_fake'
 COMPUTE_DRIVER = 'watcher_migrate_fake.WatcherMigrateFakeDriver'
-
-DEFAULT_BEHAVIOUR = {
-    # Seconds a live migration runs before it completes (or fails).
-    'live_duration': 0.0,
-    # None, 'rollback' (recover_method: migration 'failed', server back
-    # ACTIVE on the source, as libvirt does) or 'raise' (migration
-    # 'error', server ERROR).
-    'live_fail': None,
-    # None, or the fraction of the memory copy (0 <= f < 1) at which a
-    # live migration stops converging: its figures stay there and it
-    # runs until aborted or force-completed, like a guest dirtying its
-    # memory faster than the copy.
-    'live_stall_at': None,
-    # Figures written on the migration record while it runs.
-    'memory_bytes': 1 << 30,
-    'disk_bytes': 0,
-    'progress_interval': 0.5,
-    # Seconds spent in migrate_disk_and_power_off.
-    'cold_duration': 0.0,
-    # False, True / 'error' (server ERROR) or 'rollback' (server stays
-    # ACTIVE on the source); the migration ends 'error' either way.
-    'cold_fail': False,
-    'confirm_fail': False,
-}
-
-_LIVE_FAIL_VALUES = (None, 'rollback', 'raise')
-_COLD_FAIL_VALUES = (False, True, 'error', 'rollback')
+# The behaviour settings and events, shared with the control API.
+REGISTRY = driver_behaviour.REGISTRY
 
 
 class InjectedFailure(Exception):
     """Raised by the fake driver when told to fail."""
-
-
-class _LiveMigration(object):
-    """Control block of one running live migration."""
-
-    def __init__(self):
-        self.wakeup = threading.Event()
-        self.action = None
-
-    def request(self, action):
-        # First request wins: abort and force-complete do not stack.
-        if self.action is None:
-            self.action = action
-        self.wakeup.set()
-
-
-class DriverRegistry(object):
-    """Thread-safe behaviour settings, running migrations and events."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._default = dict(DEFAULT_BEHAVIOUR)
-        self._per_instance = {}
-        self._running = {}
-        self._events = []
-
-    # -- behaviour ---------------------------------------------------------
-
-    @staticmethod
-    def _validate(fields):
-        unknown = set(fields) - set(DEFAULT_BEHAVIOUR)
-        if unknown:
-            raise ValueError('unknown behaviour fields: %s'
-                             % ', '.join(sorted(unknown)))
-        if fields.get('live_fail', None) not in _LIVE_FAIL_VALUES:
-            raise ValueError('live_fail must be one of %s'
-                             % (_LIVE_FAIL_VALUES,))
-        if fields.get('cold_fail', False) not in _COLD_FAIL_VALUES:
-            raise ValueError('cold_fail must be one of %s'
-                             % (_COLD_FAIL_VALUES,))
-        for key in ('live_duration', 'cold_duration', 'progress_interval',
-                    'memory_bytes', 'disk_bytes'):
-            if key in fields:
-                value = fields[key]
-                if (isinstance(value, bool) or
-                        not isinstance(value, (int, float)) or value < 0):
-                    raise ValueError('%s must be a number >= 0' % key)
-        if fields.get('progress_interval', 1) == 0:
-            raise ValueError('progress_interval must be > 0')
-        stall = fields.get('live_stall_at')
-        if stall is not None and (
-                isinstance(stall, bool) or
-                not isinstance(stall, (int, float)) or not 0 <= stall < 1):
-            raise ValueError('live_stall_at must be None or a number '
-                             '>= 0 and < 1')
-
-    def configure(self, instance=None, **fields):
-        """Set behaviour for one instance uuid, or the default (None)."""
-        self._validate(fields)
-        with self._lock:
-            if instance is None:
-                self._default.update(fields)
-            else:
-                self._per_instance.setdefault(instance, {}).update(fields)
-
-    def reset(self):
-        """Forget all behaviour settings (running migrations go on)."""
-        with self._lock:
-            self._default = dict(DEFAULT_BEHAVIOUR)
-            self._per_instance = {}
-
-    def behaviour(self, instance_uuid):
-        with self._lock:
-            result = dict(self._default)
-            result.update(self._per_instance.get(instance_uuid, {}))
-            return result
-
-    def settings(self):
-        with self._lock:
-            return {'default': dict(self._default),
-                    'instances': copy.deepcopy(self._per_instance)}
-
-    # -- running live migrations -------------------------------------------
-
-    def live_started(self, instance_uuid):
-        control = _LiveMigration()
-        with self._lock:
-            self._running[instance_uuid] = control
-        return control
-
-    def live_ended(self, instance_uuid, control):
-        with self._lock:
-            if self._running.get(instance_uuid) is control:
-                del self._running[instance_uuid]
-
-    def request(self, instance_uuid, action):
-        with self._lock:
-            control = self._running.get(instance_uuid)
-        if control is not None:
-            control.request(action)
-        return control is not None
-
-    # -- events ------------------------------------------------------------
-
-    def record(self, event, instance_uuid, **details):
-        entry = {'event': event, 'instance': instance_uuid,
-                 'time': time.time()}
-        entry.update(details)
-        with self._lock:
-            self._events.append(entry)
-        return entry
-
-    def events(self, instance_uuid=None):
-        with self._lock:
-            events = list(self._events)
-        if instance_uuid is not None:
-            events = [e for e in events if e['instance'] == instance_uuid]
-        return events
-
-    def reset_events(self):
-        with self._lock:
-            self._events = []
-
-
-REGISTRY = DriverRegistry()
 
 
 class WatcherMigrateFakeDriver(fake.FakeDriver):
@@ -207,20 +62,25 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
     # -- live migration ----------------------------------------------------
 
     @staticmethod
-    def _write_progress(migration, fraction, behaviour):
-        if migration is None:
-            return
+    def _save_figures(migration, instance, fraction, behaviour):
+        """Save the copy's figures as libvirt's save_stats does."""
         memory = int(behaviour['memory_bytes'])
         disk = int(behaviour['disk_bytes'])
         mem_done = int(memory * fraction)
         disk_done = int(disk * fraction)
-        migration.memory_total = memory
-        migration.memory_processed = mem_done
-        migration.memory_remaining = memory - mem_done
-        migration.disk_total = disk
-        migration.disk_processed = disk_done
-        migration.disk_remaining = disk - disk_done
-        migration.save()
+        if migration is not None:
+            migration.memory_total = memory
+            migration.memory_processed = mem_done
+            migration.memory_remaining = memory - mem_done
+            migration.disk_total = disk
+            migration.disk_processed = disk_done
+            migration.disk_remaining = disk - disk_done
+            migration.save()
+        remaining = 100
+        if memory:
+            remaining = round((memory - mem_done) * 100 / memory)
+        instance.progress = 100 - remaining
+        instance.save()
 
     def live_migration(self, context, instance, dest,
                        post_method, recover_method, block_migration=False,
@@ -231,29 +91,16 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
         control = REGISTRY.live_started(uuid)
         REGISTRY.record('live_migration_started', uuid, source=self._host,
                         dest=dest, migration=getattr(migration, 'uuid', None))
-        duration = float(behaviour['live_duration'])
-        interval = float(behaviour['progress_interval'])
-        stall = behaviour['live_stall_at']
-        start = time.monotonic()
+
+        def save(fraction):
+            try:
+                self._save_figures(migration, instance, fraction, behaviour)
+            except Exception:
+                # Figures are cosmetic: never let them kill the migration.
+                pass
+
         try:
-            while True:
-                elapsed = time.monotonic() - start
-                fraction = 1.0 if duration <= 0 else min(1.0,
-                                                         elapsed / duration)
-                stalled = stall is not None and fraction >= stall
-                if stalled:
-                    fraction = stall
-                try:
-                    self._write_progress(migration, fraction, behaviour)
-                except Exception:
-                    # Progress is cosmetic: never let it kill the migration.
-                    pass
-                if fraction >= 1.0:
-                    break
-                wait = interval if stalled else min(interval,
-                                                    duration - elapsed)
-                if control.wakeup.wait(wait):
-                    break
+            driver_behaviour.run_live_copy(behaviour, control, save)
         finally:
             REGISTRY.live_ended(uuid, control)
 

@@ -22,6 +22,8 @@ import pytest
 
 from novaclient import api_versions
 
+from embedded_nova import client
+
 TIMEOUT = 60
 
 
@@ -189,7 +191,8 @@ def test_live_migration_driver_exception_errors_server(cloud, nova):
 def test_progress_figures_visible_while_running(cloud, nova):
     server_id = cloud.create_server('host1')
     cloud.set_driver(instance=server_id, live_duration=120,
-                     memory_bytes=2 << 30, progress_interval=0.2)
+                     memory_bytes=2 << 30,
+                     live_migration_monitor_interval=0.2)
     nova.servers.live_migrate(server_id, 'host2', 'auto')
 
     def progressing():
@@ -205,6 +208,62 @@ def test_progress_figures_visible_while_running(cloud, nova):
     nova.server_migrations.live_migrate_force_complete(server_id,
                                                        migration.id)
     cloud.wait_for_server(server_id, 'ACTIVE', host='host2')
+
+
+def test_figures_are_saved_again_and_again_at_a_short_interval(cloud, nova):
+    server_id = cloud.create_server('host1')
+    cloud.set_driver(instance=server_id, live_duration=20,
+                     live_migration_monitor_interval=0.2)
+    nova.servers.live_migrate(server_id, 'host2', 'auto')
+    seen = set()
+
+    def three_figures():
+        migration = _running_migration(nova, server_id)
+        if migration is not None:
+            seen.add(migration.memory_processed_bytes)
+        return len(seen - {None}) >= 3
+
+    _poll(three_figures, 'three memory_processed_bytes figures')
+    # As libvirt's save_stats: the server's progress too.
+    assert cloud.server(server_id)['progress'] > 0
+    migration = _running_migration(nova, server_id)
+    nova.server_migrations.live_migrate_force_complete(server_id,
+                                                       migration.id)
+    cloud.wait_for_server(server_id, 'ACTIVE', host='host2')
+
+
+def test_interval_0_saves_no_figures_while_running(cloud, nova):
+    server_id = cloud.create_server('host1')
+    cloud.set_driver(instance=server_id, live_duration=120,
+                     live_migration_monitor_interval=0)
+    nova.servers.live_migrate(server_id, 'host2', 'auto')
+    migration = _poll(lambda: _running_migration(nova, server_id),
+                      'a running live migration')
+    # Longer than the copy would take to save its first figures.
+    time.sleep(2)
+
+    migration = _running_migration(nova, server_id)
+    assert (migration.memory_total_bytes, migration.memory_processed_bytes,
+            migration.memory_remaining_bytes, migration.disk_total_bytes,
+            migration.disk_processed_bytes,
+            migration.disk_remaining_bytes) == (None,) * 6
+    assert cloud.server(server_id)['progress'] == 0
+    nova.server_migrations.live_migrate_force_complete(server_id,
+                                                       migration.id)
+    cloud.wait_for_server(server_id, 'ACTIVE', host='host2')
+
+
+def test_figures_are_saved_every_5_s_by_default_as_libvirt_does(cloud):
+    assert cloud.driver_settings()['default'][
+        'live_migration_monitor_interval'] == 5.0
+
+
+def test_a_negative_figures_interval_is_refused_by_name(cloud):
+    with pytest.raises(client.HTTPError) as caught:
+        cloud.set_driver(live_migration_monitor_interval=-0.5)
+    assert caught.value.status == 400
+    assert 'live_migration_monitor_interval must be a number >= 0' in \
+        caught.value.body
 
 
 def test_disabled_and_forced_down_service_listed(cloud, nova):

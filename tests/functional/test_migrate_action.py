@@ -399,8 +399,10 @@ def test_queued_live_migrations_are_followed_by_one_shared_listing(cloud):
     # wait queued, which no action should poll server by server.
     servers = [cloud.create_server(host) for host in ('host1', 'host2',
                                                       'host3')]
+    # Figures every 0.5 s: a 3 s copy gives two readings a rate.
     for server in servers:
-        cloud.set_driver(instance=server, live_duration=3)
+        cloud.set_driver(instance=server, live_duration=3,
+                         live_migration_monitor_interval=0.5)
     moves = [(servers[0], 'host1', 'host4'), (servers[1], 'host2', 'host4'),
              (servers[2], 'host3', 'host4')]
     results, requests = _run_in_parallel(cloud, moves)
@@ -418,9 +420,11 @@ def test_queued_live_migrations_are_followed_by_one_shared_listing(cloud):
 
 def test_a_lone_live_migration_waiting_to_copy_is_followed_by_its_figures(
         cloud):
-    # Looks from 0.25 s on: Nova takes about a second to begin the copy.
+    # Looks from 0.25 s on: Nova takes about a second to begin the copy,
+    # whose figures are saved every 0.5 s.
     server = cloud.create_server('host1')
-    cloud.set_driver(instance=server, live_duration=3)
+    cloud.set_driver(instance=server, live_duration=3,
+                     live_migration_monitor_interval=0.5)
     migrate = migrate_action(cloud, server, 'host1', 'host2',
                              poll_interval_min=0.05)
     cloud.reset_requests()

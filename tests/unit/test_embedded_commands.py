@@ -15,6 +15,7 @@
 import pytest
 
 from embedded_nova import commands
+from embedded_nova import driver_behaviour
 
 INFO = {'auth_url': 'http://127.0.0.1:4242/identity/v3',
         'compute_url': 'http://127.0.0.1:4242/compute/v2.1',
@@ -113,3 +114,31 @@ def test_set_migration_needs_a_server_or_all(capsys):
 def test_normal_settings_read_as_quick_and_successful():
     assert commands.describe_behaviour(commands.NORMAL) == \
         'migrations are quick and succeed'
+
+
+def test_figures_every_sets_the_drivers_monitor_interval():
+    assert set_migration('web-1', '--figures-every', '0') == {
+        'live_migration_monitor_interval': 0.0}
+
+
+def test_a_negative_figures_interval_is_refused_naming_the_option(capsys):
+    with pytest.raises(SystemExit):
+        set_migration('web-1', '--figures-every', '-5')
+    assert "argument --figures-every: '-5' is not a number of seconds" in \
+        capsys.readouterr().err
+
+
+def test_the_figures_default_said_is_the_drivers():
+    assert commands.DEFAULT_FIGURES_EVERY == \
+        driver_behaviour.DEFAULT_BEHAVIOUR[
+            'live_migration_monitor_interval'] == 5.0
+
+
+@pytest.mark.parametrize('every,text', [
+    (0, 'a live copy saves no figures'),
+    (1, 'a live copy saves its figures every 1 s'),
+    (5.0, 'migrations are quick and succeed'),
+])
+def test_the_figures_cadence_is_said_unless_it_is_the_default(every, text):
+    assert commands.describe_behaviour(
+        dict(commands.NORMAL, live_migration_monitor_interval=every)) == text
