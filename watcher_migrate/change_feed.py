@@ -110,20 +110,15 @@ class SharedRead(object):
         self._polling = False
         self._last_start = None
         self._done = -1.0       # clock() at which the last good read began
-        # The same for roll calls (see ChangeFeed), and whether an asker
-        # waits for one: then the next request is one.
-        self._roll_call_done = -1.0
-        self._roll_call_wanted = False
         self._answer = None
         self._error = None      # (started, exception) of the last read
 
-    def get(self, read, max_age=0.0, not_before=None, roll_call=False):
-        """The answer of ``read(*self._begin(roll_call))``, fresh enough.
+    def get(self, read, max_age=0.0, not_before=None):
+        """The answer of ``read(*self._begin())``, fresh enough.
 
         :param max_age: 0 for an answer begun after now; a routine look
             accepts one begun that long ago
         :param not_before: clock() time the answer must not be older than
-        :param roll_call: the answer must come from a roll call
         :raises: what ``read`` raised, for every asker that waited for it
         """
         asked = self.clock()
@@ -132,11 +127,8 @@ class SharedRead(object):
             oldest = max(oldest, not_before)
         with self._cond:
             while True:
-                done = self._roll_call_done if roll_call else self._done
-                if done >= oldest:
+                if self._done >= oldest:
                     return self._answer
-                if roll_call:
-                    self._roll_call_wanted = True
                 if self._error is not None and self._error[0] >= asked:
                     raise self._error[1]
                 if not self._polling:
@@ -151,8 +143,7 @@ class SharedRead(object):
             self._polling = True
             started = self.clock()
             self._last_start = started
-            rolling, self._roll_call_wanted = self._roll_call_wanted, False
-            begun = self._begin(rolling)
+            begun = self._begin()
         try:
             answer = read(*begun)
         except Exception as e:
@@ -166,12 +157,10 @@ class SharedRead(object):
             self._answer = answer
             self._polling = False
             self._done = started
-            if rolling:
-                self._roll_call_done = started
             self._cond.notify_all()
         return answer
 
-    def _begin(self, roll_call):
+    def _begin(self):
         """The arguments of the next read (called with the lock held)."""
         return ()
 
@@ -191,6 +180,9 @@ class ChangeFeed(SharedRead):
         self.wall = wall
         self._subs = set()
         self._last_wall = None
+        # Roll calls have a request slot of their own: a list of every
+        # followed server is slower, and must not hold up the looks.
+        self._roll_calls = _RollCalls(self)
 
     # -- what a request means for a subscriber (per kind) -----------------
 
@@ -243,42 +235,46 @@ class ChangeFeed(SharedRead):
         :returns: the ``Subscription``, updated
         :raises: what ``read`` raised, for every action that waited for it
         """
-        self.get(read, max_age, not_before=sub.seen + _LATER,
-                 roll_call=roll_call)
+        channel = self._roll_calls if roll_call else self
+        channel.get(read, max_age, not_before=sub.seen + _LATER)
         with self._cond:
-            sub.seen = self._done
+            sub.seen = max(sub.seen, channel._done)
         return sub
 
-    def _begin(self, roll_call):
-        since = self._since(roll_call)
-        # A roll call covers the subscribers whose servers it must list.
-        called = ([s for s in self._subs if s.anchor is not None]
-                  if roll_call else None)
-        return (_nova_time(since), self.wall(), list(self._subs), called)
+    def _begin(self):
+        since = self._since()
+        return (_nova_time(since), self.wall(), list(self._subs))
 
-    def get(self, read, max_age=0.0, not_before=None, roll_call=False):
+    def get(self, read, max_age=0.0, not_before=None):
         return super(ChangeFeed, self).get(
-            lambda since, wall, covered, called: read(since), max_age,
-            not_before, roll_call)
+            lambda since, wall, covered: read(since), max_age, not_before)
 
     def _end(self, items, started, begun):
-        _since, wall, covered, called = begun
+        _since, wall, covered = begun
         for covering in covered:
             covering.since = None
-        listed = self._publish(items, started)
-        for sub in called or ():
-            sub.answered = sub.server_id in listed
+        self._publish(items, started)
         self._last_wall = wall
 
-    def _since(self, roll_call=False):
+    def _since(self):
         """Earliest change this request must include, as a wall time."""
         starts = [s.since for s in self._subs if s.since is not None]
         if self._last_wall is not None:
             starts.append(self._last_wall)
-        if roll_call:
-            starts.extend(s.anchor for s in self._subs
-                          if s.anchor is not None)
         return min(starts or [self.wall()]) - tuning.CLOCK_SLACK
+
+    def _roll_call_begin(self):
+        """The window and the subscribers of the next roll call."""
+        with self._cond:
+            called = [s for s in self._subs if s.anchor is not None]
+            since = min([s.anchor for s in called] or [self.wall()])
+        return _nova_time(since - tuning.CLOCK_SLACK), called
+
+    def _roll_call_end(self, items, started, called):
+        with self._cond:
+            listed = self._publish(items, started)
+            for sub in called:
+                sub.answered = sub.server_id in listed
 
     def _publish(self, items, started):
         """Tell the subscribers; :returns: the items by the server they name"""
@@ -289,6 +285,10 @@ class ChangeFeed(SharedRead):
             if sub.server_id not in about:
                 continue
             view = self.merge(sub, about[sub.server_id])
+            if sub.news_at is not None and started < sub.news_at:
+                # Begun before the request that brought the view: the
+                # two slots (see roll calls) may end out of order.
+                continue
             sub.anchor = max(filter(None, (
                 sub.anchor, self.anchor(about[sub.server_id][-1]))),
                 default=None)
@@ -298,6 +298,24 @@ class ChangeFeed(SharedRead):
                 sub.news_at = started
                 sub.wake.set()
         return about
+
+
+class _RollCalls(SharedRead):
+    """The request slot of a feed's roll calls (see the module's doc)."""
+
+    def __init__(self, feed):
+        super(_RollCalls, self).__init__(feed.min_gap, feed.clock)
+        self._feed = feed
+
+    def get(self, read, max_age=0.0, not_before=None):
+        return super(_RollCalls, self).get(
+            lambda since, called: read(since), max_age, not_before)
+
+    def _begin(self):
+        return self._feed._roll_call_begin()
+
+    def _end(self, items, started, begun):
+        self._feed._roll_call_end(items, started, begun[1])
 
 
 class ServerFeed(ChangeFeed):

@@ -271,6 +271,46 @@ def test_one_roll_call_answers_every_check_within_its_age():
     assert len(reads.calls) == 1
 
 
+def test_a_roll_call_in_flight_does_not_hold_up_a_look():
+    feed = change_feed.ServerFeed(min_gap=0)
+    checking = feed.subscribe('a', anchored('a', '2026-12-02T10:00:00Z'),
+                              threading.Event())
+    looking = subscribe(feed, 'b')
+    slow = FakeReads({})
+    slow.release.clear()
+    roll_call = threading.Thread(target=feed.fresh, args=(checking, slow),
+                                 kwargs={'roll_call': True})
+    roll_call.start()
+    assert slow.entered.wait(5)
+    try:
+        quick = FakeReads({})
+        feed.fresh(looking, quick)
+        assert len(quick.calls) == 1
+    finally:
+        slow.release.set()
+        roll_call.join(10)
+
+
+def test_an_answer_begun_earlier_does_not_undo_a_newer_view():
+    # A roll call and a routine request are in flight at once; the one
+    # begun first may end last.
+    feed = change_feed.ServerFeed(min_gap=0)
+    before = anchored('a', '2026-12-02T10:00:00Z')
+    sub = feed.subscribe('a', before, threading.Event())
+    slow = FakeReads({'a': before})
+    slow.release.clear()
+    roll_call = threading.Thread(target=feed.fresh, args=(sub, slow),
+                                 kwargs={'roll_call': True})
+    roll_call.start()
+    assert slow.entered.wait(5)
+    landed = dataclasses.replace(before, host='host2', task_state=None)
+    feed.fresh(sub, FakeReads({'a': landed}))
+    slow.release.set()
+    roll_call.join(10)
+    assert sub.view.host == 'host2'
+    assert sub.answered
+
+
 def record(record_id, server_id, status):
     return nova_gateway.MigrationView(
         id=record_id, status=status, migration_type='live-migration',
