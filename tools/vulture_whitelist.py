@@ -24,6 +24,9 @@ from oslo_config import cfg
 
 from watcher_migrate import action
 from watcher_migrate import action_base
+from watcher_migrate import context
+from watcher_migrate import notification_source
+from watcher_migrate import notifications
 from watcher_migrate import options
 from watcher_migrate import plan_runner
 from watcher_migrate import workflow_engine
@@ -49,3 +52,11 @@ action.Migrate.COLD_MIGRATION
 plan_runner.ActionTask.revert  # taskflow's Task interface
 argparse.ArgumentParser.required  # subparsers.required: argparse
 cfg.Opt.required  # read by oslo.config when the file is parsed
+
+# Nova's notifications (issue #17): the API the tracker is to use once it
+# wires NotificationSource in; remove each entry as it gets a caller.
+context.ProcessContext.notification_listener
+context.ProcessContext.stop_listening
+notification_source.NotificationSource.fresh_age
+notifications.NotificationListener.lost_since
+notifications.NotificationEvent.request_id  # matching the move's request

@@ -72,7 +72,9 @@ class ProcessContext(object):
     - ``finish_lag``: how long after the copy's predicted end Nova lands
       a live-migrated server (``end_prediction.FinishLag``);
     - ``start_lag``: how long after a live move request Nova begins the
-      copy (``end_prediction.StartLag``).
+      copy (``end_prediction.StartLag``);
+    - ``notification_listener(settings)``: the consumer of Nova's
+      notifications (``notifications.NotificationListener``), started once.
 
     The lags are learned from the migrations followed, so the first look
     at a migration comes when it can decide something.
@@ -85,12 +87,44 @@ class ProcessContext(object):
         self.start_lag = end_prediction.StartLag()
         self._lock = threading.Lock()
         self._service_reads = {}
+        self._listeners = {}
 
     def service_read(self, endpoint):
         """The shared read of the compute services of ``endpoint``."""
         with self._lock:
             return self._service_reads.setdefault(
                 endpoint, change_feed.SharedRead())
+
+    def notification_listener(self, settings):
+        """The listener the settings name, started; None if it is not.
+
+        The askers wait for the bus at most the listener's start timeout
+        from the first ask; later ones take it as it is (listening once a
+        late start succeeds).
+        """
+        url = settings.notification_transport_url
+        if not url:
+            return None
+        # oslo.messaging is imported only by processes that listen.
+        from watcher_migrate import notifications
+        key = (url, settings.notification_topic,
+               settings.notification_exchange, settings.notification_pool)
+        with self._lock:
+            listener = self._listeners.get(key)
+            if listener is None:
+                listener = self._listeners[key] = \
+                    notifications.NotificationListener(
+                        url, topic=settings.notification_topic,
+                        exchange=settings.notification_exchange,
+                        pool=settings.notification_pool)
+        return listener if listener.start() else None
+
+    def stop_listening(self):
+        """Stop the process's notification listeners (process end, tests)."""
+        with self._lock:
+            listeners, self._listeners = list(self._listeners.values()), {}
+        for listener in listeners:
+            listener.stop()
 
 
 _DEFAULT = ProcessContext()

@@ -55,6 +55,39 @@ MIGRATION_OPTS = [
              'instead of requests per migration. Needs the right to list '
              "all projects' servers and migrations (admin); without it "
              'each action falls back to reading its own.'),
+    cfg.StrOpt(
+        'notification_transport_url', default='', secret=True,
+        help='Transport URL of the message bus Nova sends its versioned '
+             'notifications to (e.g. rabbit://user:password@host:5672/). '
+             'When set, each migration is also woken by its server\'s '
+             'notifications (instance.live_migration_*, instance.resize_*, '
+             'instance.update, compute_task.migrate_server.error) and '
+             'confirms each by one read, instead of waiting for its next '
+             'poll. Empty (default): polling alone. Nova must send them: '
+             '[notifications] notification_format = versioned or both, '
+             'and [oslo_messaging_notifications] driver = messagingv2. '
+             'Use a broker user that may only read exchange '
+             'notification_exchange and use its own queue, over TLS '
+             '([oslo_messaging_rabbit] options of this process apply). '
+             'A bus that cannot be reached leaves polling alone.'),
+    cfg.StrOpt(
+        'notification_topic', default='versioned_notifications',
+        help='Topic of Nova\'s versioned notifications ([notifications] '
+             'versioned_notifications_topics in nova.conf).'),
+    cfg.StrOpt(
+        'notification_exchange', default='nova',
+        help='Exchange Nova sends its notifications to (its '
+             'control_exchange).'),
+    cfg.StrOpt(
+        'notification_pool', default='',
+        help='Name of the queue this plugin consumes notifications from. '
+             'Each queue (pool) gets its own copy of every notification, '
+             "so Watcher's decision engine (whose pool is its host name) "
+             'and other consumers lose none. Empty (default): '
+             'watcher-migrate-<host name>, unique to this plugin and host. '
+             'The queue outlives the applier and fills while it is down: '
+             'give queues matching ^watcher-migrate- a message TTL by a '
+             'RabbitMQ policy.'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '

@@ -71,7 +71,8 @@ def _blocks(section):
         lines = block.strip().splitlines()
         if not lines:
             continue
-        match = re.match(r'^#?(\w+) = ', lines[-1])
+        # An empty default is written '#name =', nothing after.
+        match = re.match(r'^#?(\w+) =( |$)', lines[-1])
         if match:
             comment = ''
             for line in lines[:-1]:

@@ -57,6 +57,21 @@ def test_settings_fall_back_to_defaults_without_config():
     assert settings.timeout == options.DEFAULT_REQUEST_TIMEOUT
 
 
+def test_without_notification_url_the_action_polls_alone():
+    assert options.Settings(None).notification_transport_url == ''
+
+
+def test_notification_transport_url_is_secret():
+    # oslo.config masks secret options in its logs of the configuration.
+    [opt] = [o for o in options.MIGRATION_OPTS
+             if o.dest == 'notification_transport_url']
+    assert opt.secret
+
+
+def test_notification_pool_is_derived_by_default():
+    assert options.Settings(None).notification_pool == ''
+
+
 def test_every_option_has_help_text():
     for opt in options.all_opts():
         assert opt.help, opt.dest
