@@ -25,7 +25,6 @@ from oslo_config import cfg
 from watcher_migrate import action
 from watcher_migrate import action_base
 from watcher_migrate import context
-from watcher_migrate import notification_source
 from watcher_migrate import notifications
 from watcher_migrate import options
 from watcher_migrate import plan_runner
@@ -55,8 +54,5 @@ cfg.Opt.required  # read by oslo.config when the file is parsed
 
 # Nova's notifications (issue #17): the API the tracker is to use once it
 # wires NotificationSource in; remove each entry as it gets a caller.
-context.ProcessContext.notification_listener
 context.ProcessContext.stop_listening
-notification_source.NotificationSource.fresh_age
-notifications.NotificationListener.lost_since
 notifications.NotificationEvent.request_id  # matching the move's request

@@ -15,15 +15,51 @@
 A notification says that the server changed, not how it stands: it may
 be lost, late, duplicated or out of order, and an event is not the state
 (``live_migration_post.end`` carries the source's stale copy). So the
-source only pushes news: it wakes the action and ``has_news`` says so;
-``look`` answers None, and the next source (the shared feed, the read of
-the server) confirms with one request begun after the event arrived
+source only pushes news: an event that ends a step the action waits for
+(``decisive``) wakes the action and ``has_news`` says so; ``look``
+answers None, and the next source (the shared feed, the read of the
+server) confirms with one request begun after the event arrived
 (``fresh_age``).
+
+Once the first event of the move has arrived and the bus holds, the
+source is *hearing*: ``HeardSchedule`` then stops the polling, and the
+action looks only when woken, or every server check interval in case an
+event was lost. Without those events (notifications off in Nova, the bus
+lost) the move is followed by polling, as without a listener.
 """
 
 import time
 
+from oslo_log import log
+
 from watcher_migrate import sources
+
+LOG = log.getLogger(__name__)
+
+# Events that end a step an action waits for; the others (a move's first
+# steps, the source's stale post-migration copy) wake nobody.
+DECISIVE_EVENTS = frozenset([
+    'instance.live_migration_post_dest.end',
+    'instance.live_migration_rollback.end',
+    'instance.live_migration_abort.end',
+    'instance.resize_finish.end',
+    'instance.resize_confirm.end',
+    'instance.resize_revert.end',
+    'instance.resize.error',
+    'compute_task.migrate_server.error',
+])
+# Record statuses by which the move's first event must have come.
+UNDER_WAY = frozenset(['running', 'post-migrating', 'migrating',
+                       'finished'])
+
+
+def decisive(event):
+    """Whether ``event`` may end a step of a move (worth a look now)."""
+    if event.priority == 'error' or event.event_type in DECISIVE_EVENTS:
+        return True
+    # With notify_on_state_change, the save that lands the server (or
+    # puts it back) comes with no task.
+    return event.event_type == 'instance.update' and event.task_state is None
 
 
 class NotificationSource(sources.Source):
@@ -41,14 +77,60 @@ class NotificationSource(sources.Source):
                  clock=time.monotonic):
         super(NotificationSource, self).__init__(label)
         self._listener = listener
-        self._sub = listener.subscribe(server_id, since, wake, clock=clock)
+        self._wake = wake
+        self._clock = clock
+        self._since_clock = clock()
+        # A decisive event arrived since the last look, at clock()
+        # ``_news_at``.
+        self._news = False
+        self._news_at = None
+        self._silence_noted = False
+        self._sub = listener.subscribe(server_id, since,
+                                       callback=self._deliver, clock=clock)
+
+    def _deliver(self, event):
+        if decisive(event):
+            self._news_at = self._clock()
+            self._news = True
+        elif not event.early:
+            return
+        self._listener.moves_heard = True
+        # The first event ends the wait for the first look, which then
+        # needs no request: the move is heard from now on.
+        self._wake.set()
 
     @property
     def closed(self):
         return self._sub is None
 
     def has_news(self):
-        return self._sub is not None and self._sub.news
+        return self._sub is not None and self._news
+
+    @property
+    def hearing(self):
+        """Whether the move's events are heard: polling may stop."""
+        return (self._sub is not None and self._sub.early_seen
+                and self._listener.listening
+                and not self._listener.lost_since(self._since_clock))
+
+    @property
+    def expected(self):
+        """Whether the move's events should come: the last move's did."""
+        return self._listener.listening and \
+            self._listener.moves_heard is True
+
+    def note_silence(self, look):
+        """Log once that Nova shows the move under way, unheard of."""
+        if self._silence_noted or self._sub is None or \
+                self._sub.early_seen or not self._listener.listening or \
+                look.status not in UNDER_WAY:
+            return
+        self._silence_noted = True
+        self._listener.moves_heard = False
+        LOG.warning('Server %s: Nova shows its migration %s but sent no '
+                    'notification of it (are versioned notifications on '
+                    'in Nova?); following it by polling', self.label,
+                    look.status)
 
     @property
     def early_seen(self):
@@ -70,17 +152,50 @@ class NotificationSource(sources.Source):
         With news, the answer must come from a request begun after the
         event arrived, or it would show the server as it was before.
         """
-        sub = self._sub
-        if sub is None or not sub.news or sub.news_at is None:
+        if not self.has_news() or self._news_at is None:
             return max_age
-        return max(0.0, min(max_age, now - sub.news_at))
+        return max(0.0, min(max_age, now - self._news_at))
 
     def _look(self, max_age, check):
         # The news is taken: the next source's read confirms it.
-        self._sub.take_news()
+        self._news = False
         return None
 
     def close(self):
         if self._sub is not None:
             self._listener.unsubscribe(self._sub)
             self._sub = None
+
+
+class HeardSchedule(object):
+    """A move's schedule of looks, paused while its events are heard.
+
+    Hearing, the next look is a server check interval away (the events
+    wake the action before); not hearing, ``inner`` decides, as without
+    a listener. Everything else is ``inner``'s.
+    """
+
+    def __init__(self, inner, notices, interval):
+        self._inner = inner
+        self._notices = notices
+        self._interval = interval
+
+    def next_delay(self, look):
+        if self._notices.hearing:
+            return self._interval
+        self._notices.note_silence(look)
+        return self._inner.next_delay(look)
+
+    def wants_figures(self):
+        return not self._notices.hearing and self._inner.wants_figures()
+
+    @property
+    def urgent(self):
+        return not self._notices.hearing and self._inner.urgent
+
+    @property
+    def late(self):
+        return not self._notices.hearing and self._inner.late
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)

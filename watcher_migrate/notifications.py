@@ -178,12 +178,6 @@ class Subscription(object):
         if self._callback is not None:
             self._callback(event)
 
-    def take_news(self):
-        """Whether news arrived since the last call; clears it."""
-        with self._lock:
-            news, self.news = self.news, False
-            return news
-
 
 class _Endpoint(object):
     """What oslo.messaging dispatches to, by priority method name."""
@@ -249,6 +243,9 @@ class NotificationListener(object):
         self._warned = False
         self._watch = None
         self.listening = False
+        # Whether the last move followed was heard (its first event came):
+        # learned by the process, None until a move tells.
+        self.moves_heard = None
         # clock() of the last loss of the bus, None if never lost.
         self.lost_at = None
 

@@ -29,6 +29,7 @@ from oslo_log import log
 from watcher_migrate import change_feed
 from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
+from watcher_migrate import notification_source
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
 from watcher_migrate import sources
@@ -109,6 +110,7 @@ class MigrationTracker(object):
                                                request.label)
         self.server_sources = [self._server_read]
         self._server_feed = None
+        self._notices = None
         self._record_source = None
         self._figure_reads = 0
         self._context = gateway.context if context is None else context
@@ -248,6 +250,15 @@ class MigrationTracker(object):
         """
         self._server_updated, _fine = end_prediction.parse_nova_time(
             server.updated)
+        # Nova's events, when the process hears them, come first: they
+        # say when to look (see notification_source).
+        listener = self._context.notification_listener(self.settings)
+        if listener is not None:
+            self._notices = notification_source.NotificationSource(
+                listener, self.request.server_id, self.wake,
+                self.request.label, since=lambda: self._started_wall,
+                clock=self.clock)
+            self.server_sources.insert(0, self._notices)
         if not self.settings.shared_tracking or not self.gateway.endpoint:
             return
         min_gap = self.settings.poll_interval_min
@@ -292,13 +303,49 @@ class MigrationTracker(object):
         first = max(min(tuning.FIRST_LOOK,
                         tuning.FIRST_LOOK_FLOORS
                         * self.settings.poll_interval_min),
-                    self._start_lag.seconds)
+                    self._start_lag.seconds, self.heard_first_delay())
         if self.schedule is None:
-            self.schedule = end_prediction.LiveSchedule(
+            self.schedule = self.heard(end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,
                 self.settings.poll_interval_max, wall=self.wall,
-                lag=self._context.finish_lag, start=first)
+                lag=self._context.finish_lag, start=first))
         return self.schedule, first
+
+    def heard(self, schedule):
+        """``schedule``, paused while Nova's events of the move are heard."""
+        if self._notices is None:
+            return schedule
+        return notification_source.HeardSchedule(
+            schedule, self._notices, self._server_check_interval)
+
+    def heard_first_delay(self):
+        """Seconds the first look may wait for the move's first event.
+
+        When the process's last move was heard, the next one's events
+        will come: its first event (or a failure's) wakes the action, and
+        until the server check interval nothing else is worth a request.
+        """
+        if self._notices is None or not self._notices.expected:
+            return 0.0
+        return self._server_check_interval
+
+    def quiet_look(self):
+        """While the move's events are heard, a look that reads nothing.
+
+        :returns: a Look of what was last seen; None when a read is due
+            (news to confirm, or the server check interval passed)
+        """
+        notices = self._notices
+        if notices is None or not notices.hearing or notices.has_news() \
+                or self.clock() - self._server_read_at \
+                >= self._server_check_interval:
+            return None
+        return Look(migration=self._last_record, at=self.clock())
+
+    def follow_look(self):
+        """A look at a cold migration under way (quiet while heard)."""
+        quiet = self.quiet_look()
+        return quiet if quiet is not None else self.server_look()
 
     def server_look(self, max_age=0.0, may_check=True):
         """The server as it is now; the migration as last read.
@@ -314,6 +361,8 @@ class MigrationTracker(object):
         # by a roll call of the shared feed, or by reading it alone.
         check = may_check and (self.clock() - self._checked_at
                                >= self._server_check_interval)
+        if self._notices is not None:
+            max_age = self._notices.fresh_age(max_age, self.clock())
         for source in self.server_sources:
             # The look is as of the request of the source that answers.
             now = self.clock()
@@ -324,6 +373,10 @@ class MigrationTracker(object):
         self._server_read_at = now
         if check:
             self._checked_at = now
+        if self._notices is not None and self._notices.has_news():
+            # An event came during the read, whose source cleared the
+            # wake: the next sleep must not hide it.
+            self.wake.set()
         return Look(migration=self._last_record, server=server,
                     server_gone=gone, at=now)
 
@@ -336,6 +389,9 @@ class MigrationTracker(object):
         says when it begins. A record no longer running hands over to the
         server, which is what decides and is read through the shared feed.
         """
+        quiet = self.quiet_look()
+        if quiet is not None:
+            return quiet
         schedule = self.schedule
         # When the periodic check of the server (deleted, ERROR) is due,
         # the server is looked at; routinely, unless this is the look at

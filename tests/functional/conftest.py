@@ -29,3 +29,16 @@ def cloud(tmp_path_factory):
     with embedded_cloud.running_nova(
             tmp_path_factory.mktemp('embedded-nova'), HOSTS) as nova:
         yield nova
+
+
+@pytest.fixture(scope='session')
+def publishing_cloud(broker, tmp_path_factory):
+    """An embedded Nova (host1, host2) publishing to the session's broker.
+
+    Its versioned notifications, state changes included, go to exchange
+    ``nova``, topic ``versioned_notifications``.
+    """
+    with embedded_cloud.running_nova(
+            tmp_path_factory.mktemp('publishing-nova'), ('host1', 'host2'),
+            notification_url=broker.url) as nova:
+        yield nova

@@ -106,15 +106,6 @@ def _live_migrate(cloud, server_uuid, host):
 
 
 @pytest.fixture(scope='module')
-def publishing_cloud(broker, tmp_path_factory):
-    """An embedded Nova publishing to the session's broker."""
-    with embedded_cloud.running_nova(
-            tmp_path_factory.mktemp('publishing-nova'), HOSTS,
-            notification_url=broker.url) as nova:
-        yield nova
-
-
-@pytest.fixture(scope='module')
 def live_migrated(broker, publishing_cloud):
     """A server live-migrated host1 -> host2, and what was heard."""
     server_uuid = publishing_cloud.create_server('host1')

@@ -371,8 +371,8 @@ def test_concurrent_migrations_of_one_process_share_their_server_reads(
         cloud.set_driver(instance=server, live_duration=3)
     moves = [(servers[0], 'host1', 'host3'), (servers[1], 'host2', 'host4'),
              (servers[2], 'host1', 'host4')]
-    # poll_interval_max at its default: the server is read alone only
-    # every 2 * 10 s (a list may lose a change), never in these moves.
+    # poll_interval_max at its default: the server is checked only every
+    # 2 * 10 s (a list may lose a change), never in these moves.
     results, requests = _run_in_parallel(cloud, moves,
                                          poll_interval_max=10.0)
     assert results == [True] * 3

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import threading
 import time
+import types
 import uuid
 
 import pytest
@@ -431,14 +432,14 @@ def make_source(listener, server, wake=None):
 def test_source_sets_the_trackers_wake_on_an_event(listener, nova):
     server, wake = new_id(), threading.Event()
     make_source(listener, server, wake)
-    nova.info({}, 'instance.update', payload(server))
+    nova.info({}, 'instance.update', payload(server, task_state=None))
     assert wake.wait(WAIT)
 
 
 def test_source_has_news_after_an_event(listener, nova):
     server, wake = new_id(), threading.Event()
     source = make_source(listener, server, wake)
-    nova.info({}, 'instance.update', payload(server))
+    nova.info({}, 'instance.update', payload(server, task_state=None))
     wake.wait(WAIT)
     assert source.has_news()
 
@@ -446,7 +447,7 @@ def test_source_has_news_after_an_event(listener, nova):
 def test_source_look_hands_over_and_takes_the_news(listener, nova):
     server, wake = new_id(), threading.Event()
     source = make_source(listener, server, wake)
-    nova.info({}, 'instance.update', payload(server))
+    nova.info({}, 'instance.update', payload(server, task_state=None))
     wake.wait(WAIT)
     assert source.look() is None
     assert not source.has_news() and not source.broken
@@ -460,7 +461,7 @@ def test_source_without_news_keeps_the_routine_age(listener):
 def test_source_with_news_asks_for_a_read_begun_after_it(listener, nova):
     server, wake = new_id(), threading.Event()
     source = make_source(listener, server, wake)
-    nova.info({}, 'instance.update', payload(server))
+    nova.info({}, 'instance.update', payload(server, task_state=None))
     wake.wait(WAIT)
     now = time.monotonic()
     assert now - source.fresh_age(3600.0, now) >= \
@@ -472,7 +473,7 @@ def test_closed_source_is_not_woken(listener, nova):
     source = make_source(listener, server, wake)
     sentinel = Collector(listener, server)
     source.close()
-    nova.info({}, 'instance.update', payload(server))
+    nova.info({}, 'instance.update', payload(server, task_state=None))
     sentinel.wait_for(1)
     assert not wake.is_set() and source.closed
 
@@ -510,3 +511,50 @@ def test_process_without_its_bus_goes_on_without_listener():
             assert process.notification_listener(wanted) is None
     finally:
         process.stop_listening()
+
+
+# -- what wakes an action, and the schedule while heard -----------------------
+
+@pytest.mark.parametrize('event_type, task_state, priority, wakes', [
+    ('instance.update', None, 'info', True),
+    ('instance.update', 'migrating', 'info', False),
+    ('instance.live_migration_pre.start', 'migrating', 'info', False),
+    ('instance.live_migration_post.end', None, 'info', False),
+    ('instance.live_migration_post_dest.end', None, 'info', True),
+    ('instance.live_migration_rollback.end', None, 'info', True),
+    ('instance.resize_finish.end', None, 'info', True),
+    ('instance.resize_prep.end', 'resize_prep', 'info', False),
+    ('compute_task.migrate_server.error', None, 'error', True),
+])
+def test_only_events_that_may_end_a_step_are_decisive(
+        event_type, task_state, priority, wakes):
+    event = notifications.NotificationEvent(
+        event_type=event_type, uuid='u', task_state=task_state,
+        priority=priority)
+    assert notification_source.decisive(event) is wakes
+
+
+class _Inner(object):
+    urgent = late = True
+
+    def next_delay(self, look):
+        return 0.5
+
+    def wants_figures(self):
+        return True
+
+
+def test_a_heard_move_waits_a_check_interval_and_reads_no_figures():
+    notices = types.SimpleNamespace(hearing=True)
+    schedule = notification_source.HeardSchedule(_Inner(), notices, 20.0)
+    assert schedule.next_delay(None) == 20.0
+    assert not schedule.wants_figures()
+    assert not schedule.urgent and not schedule.late
+
+
+def test_an_unheard_move_keeps_its_own_schedule():
+    notices = types.SimpleNamespace(hearing=False,
+                                    note_silence=lambda look: None)
+    schedule = notification_source.HeardSchedule(_Inner(), notices, 20.0)
+    assert schedule.next_delay(None) == 0.5
+    assert schedule.wants_figures() and schedule.urgent

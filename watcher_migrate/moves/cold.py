@@ -50,12 +50,12 @@ class ColdMove(base.Move):
         try:
             phase, look = waiting.wait_for(
                 tracker.through_outages(
-                    lambda: self.explained(tracker.server_look())),
-                self.decided, self.server_schedule(),
+                    lambda: self.explained(tracker.follow_look())),
+                self.decided, tracker.heard(self.server_schedule()),
                 deadline=self.clock() + timeout, cancel=self.cancel,
                 what='cold migration of %s' % self.request.label,
                 clock=self.clock, on_poll=tracker.log_progress,
-                wake=tracker.wake)
+                wake=tracker.wake, first_delay=tracker.heard_first_delay())
         except waiting.WaitCancelled:
             return self.stopped_by_abort(self.stop())
         except waiting.WaitTimeout as e:

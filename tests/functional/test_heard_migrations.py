@@ -1,0 +1,123 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Migrations followed by Nova's notifications, on a real RabbitMQ.
+
+The embedded Nova publishes to the session's broker (``publishing_cloud``);
+each action hears it through a listener of its own process context, on a
+queue of its own.
+"""
+
+import logging
+import socket
+import uuid
+
+import pytest
+
+from tests.functional import test_migrate_action as actions
+from watcher_migrate import context
+
+FIGURES = '/migrations'
+
+
+@pytest.fixture
+def process():
+    """A process context of the test's own; its listener stops after."""
+    own = context.ProcessContext()
+    # One queue per test process: its actions share one listener.
+    own.test_id = uuid.uuid4().hex
+    yield own
+    own.stop_listening()
+
+
+def heard_action(cloud, server, source, destination, process, url,
+                 kind='live', **options):
+    return actions.migrate_action(
+        cloud, server, source, destination, kind=kind, context=process,
+        notification_transport_url=url,
+        notification_pool='watcher-migrate-test-%s' % process.test_id,
+        # At its default: while heard, the server is still checked every
+        # 2 x poll_interval_max, in case an event was lost.
+        poll_interval_max=10.0, **options)
+
+
+def reads_of(requests, server):
+    return [r for r in requests
+            if r['method'] == 'GET' and server in r['path']]
+
+
+def test_once_moves_are_heard_a_live_migration_is_not_polled(
+        broker, publishing_cloud, process):
+    cloud = publishing_cloud
+    first, server = cloud.create_server('host1'), cloud.create_server('host1')
+    cloud.set_driver(instance=first, live_duration=1)
+    assert actions.run(heard_action(cloud, first, 'host1', 'host2', process,
+                                    broker.url)) is True
+    cloud.set_driver(instance=server, live_duration=8)
+    start = len(cloud.requests())
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url)
+    assert actions.run(migrate) is True
+    assert actions.placement(cloud, server) == ('host2', 'ACTIVE', None)
+    requests = [(r['method'], r['path'].split('/v2.1')[-1])
+                for r in cloud.requests(start)]
+    # Neither progress figures nor polling of the server while it copies:
+    # the pre-condition's read, the move, the read confirming the landing
+    # Nova announced, whatever the copy's length.
+    assert [r for r in requests if r[1].endswith(FIGURES)] == [], requests
+    assert len([r for r in requests if r[0] == 'GET']) <= 4, requests
+
+
+def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
+                                             process):
+    cloud = publishing_cloud
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, cold_duration=6)
+    start = len(cloud.requests())
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url, kind='cold')
+    assert actions.run(migrate) is True
+    assert actions.placement(cloud, server) == ('host2', 'ACTIVE', None)
+    writes = [r for r in cloud.requests(start) if r['method'] == 'POST'
+              and server in r['path']]
+    assert len(writes) == 2         # the migrate and its confirm
+
+
+def test_a_move_nova_sends_no_notification_of_is_polled_and_says_so(
+        broker, cloud, process, caplog):
+    # The session's other Nova publishes nothing.
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=3)
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url)
+    with caplog.at_level(logging.WARNING):
+        assert actions.run(migrate) is True
+    silent = [r.getMessage() for r in caplog.records
+              if 'sent no notification' in r.getMessage()]
+    assert len(silent) == 1, silent
+
+
+def test_an_unreachable_bus_leaves_the_move_to_polling(
+        publishing_cloud, process, caplog):
+    cloud = publishing_cloud
+    with socket.socket() as closed:
+        closed.bind(('127.0.0.1', 0))
+        port = closed.getsockname()[1]
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=2)
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           'rabbit://watcher:s3cr3t@127.0.0.1:%d/' % port)
+    with caplog.at_level(logging.WARNING):
+        assert actions.run(migrate) is True
+    messages = [r.getMessage() for r in caplog.records]
+    assert any('cannot be reached' in m for m in messages), messages
+    assert not any('s3cr3t' in m for m in messages)
