@@ -171,15 +171,21 @@ def test_a_server_deleted_mid_cold_migration_fails_saying_so(cloud, server):
         cloud, run, cause=r'deleted during its cold migration', deleted=True)
 
 
-def test_a_deletion_the_server_lists_left_out_is_still_noticed(cloud,
-                                                               server):
-    # Nova's lists silently leave out a cell that does not answer in time:
-    # the shared feed of changed servers never hears of the deletion, and
-    # only reading the server alone can tell.
+def _cold_migration_under_way_with_the_cell_down(cloud, server):
+    """Start a cold migration, then leave the cell out of Nova's lists."""
     cloud.set_driver(instance=server.id, cold_duration=4)
     running = in_background(migrate, cloud, server, COLD)
     wait_for_migration(cloud, server.id, ('migrating', 'pre-migrating'))
     cloud.set_cell_down(True)
+    return running
+
+
+def test_a_deletion_the_server_lists_left_out_is_still_noticed(cloud,
+                                                               server):
+    # Nova's lists silently leave out a cell that does not answer in time:
+    # the shared feed's routine lists never hear of the deletion; the
+    # roll call, reaching back to the server's last change, does.
+    running = _cold_migration_under_way_with_the_cell_down(cloud, server)
     try:
         cloud.compute('DELETE', '/servers/%s' % server.id)
         deadline = time.monotonic() + 60
@@ -200,10 +206,7 @@ def test_a_deletion_is_noticed_while_the_lists_still_leave_the_cell_out(
         cloud, server):
     # The shared feed's roll call cannot show the server either: the
     # action must read it alone.
-    cloud.set_driver(instance=server.id, cold_duration=4)
-    running = in_background(migrate, cloud, server, COLD)
-    wait_for_migration(cloud, server.id, ('migrating', 'pre-migrating'))
-    cloud.set_cell_down(True)
+    running = _cold_migration_under_way_with_the_cell_down(cloud, server)
     try:
         cloud.compute('DELETE', '/servers/%s' % server.id)
         run = running.result(timeout=120)
