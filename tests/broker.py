@@ -96,6 +96,17 @@ def running_broker(timeout=120):
         _stop(directory)
 
 
+def ctl(broker, *args):
+    """rabbitmqctl ``args`` on ``broker``'s node; its output."""
+    done = subprocess.run([SCRIPT, 'ctl', broker.directory] + list(args),
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        pytest.fail('rabbitmqctl %s failed: %s%s'
+                    % (' '.join(args), done.stdout, done.stderr),
+                    pytrace=False)
+    return done.stdout
+
+
 def _stop(directory):
     subprocess.run([SCRIPT, 'stop', directory], timeout=60,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

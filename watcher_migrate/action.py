@@ -327,7 +327,9 @@ class Migrate(action_base.BaseAction):
             LOG.error('Server %s: %s', request.label, outcome.reason)
             raise exceptions.ActionFailed(
                 'Server %s: %s' % (request.label, outcome.reason))
-        LOG.info('Server %s: %s', request.label, outcome.reason)
+        how = move.tracker.followed_by
+        LOG.info('Server %s: %s%s', request.label, outcome.reason,
+                 ' (%s)' % how if how else '')
         self.result_message = outcome.reason
         return True
 

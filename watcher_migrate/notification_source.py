@@ -85,6 +85,7 @@ class NotificationSource(sources.Source):
         self._news = False
         self._news_at = None
         self._silence_noted = False
+        self._heard_at_close = False
         self._sub = listener.subscribe(server_id, since,
                                        callback=self._deliver, clock=clock)
 
@@ -134,12 +135,14 @@ class NotificationSource(sources.Source):
 
     @property
     def early_seen(self):
-        """Whether the first event of a move arrived.
+        """Whether the first event of a move arrived (also once closed).
 
         ``live_migration_pre.*`` or ``resize_prep.*``: a move seen under
         way without it suggests Nova sends no notifications.
         """
-        return self._sub is not None and self._sub.early_seen
+        if self._sub is None:
+            return self._heard_at_close
+        return self._sub.early_seen
 
     @property
     def last(self):
@@ -163,6 +166,8 @@ class NotificationSource(sources.Source):
 
     def close(self):
         if self._sub is not None:
+            # Kept for the move's last words (how it was followed).
+            self._heard_at_close = self._sub.early_seen
             self._listener.unsubscribe(self._sub)
             self._sub = None
 

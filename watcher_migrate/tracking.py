@@ -329,6 +329,19 @@ class MigrationTracker(object):
             return 0.0
         return self._server_check_interval
 
+    @property
+    def followed_by(self):
+        """How the move was followed, for the log: events or polling.
+
+        None without a listener (polling is then all there is).
+        """
+        notices = self._notices
+        if notices is None:
+            return None
+        if notices.early_seen:
+            return "heard from Nova's notifications"
+        return 'followed by polling: no notification of it was heard'
+
     def quiet_look(self):
         """While the move's events are heard, a look that reads nothing.
 

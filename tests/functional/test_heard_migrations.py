@@ -23,6 +23,7 @@ import uuid
 
 import pytest
 
+from tests import broker as brokers
 from tests.functional import test_migrate_action as actions
 from watcher_migrate import context
 
@@ -92,6 +93,25 @@ def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
     assert len(writes) == 2         # the migrate and its confirm
 
 
+def last_words(caplog, server):
+    """The action's final log line about ``server``."""
+    return [r.getMessage() for r in caplog.records
+            if r.name == 'watcher_migrate.action' and server in r.getMessage()
+            and r.levelno == logging.INFO][-1]
+
+
+def test_a_heard_move_says_so_in_its_last_log_line(broker, publishing_cloud,
+                                                   process, caplog):
+    cloud = publishing_cloud
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=1)
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url)
+    with caplog.at_level(logging.INFO):
+        assert actions.run(migrate) is True
+    assert "(heard from Nova's notifications)" in last_words(caplog, server)
+
+
 def test_a_move_nova_sends_no_notification_of_is_polled_and_says_so(
         broker, cloud, process, caplog):
     # The session's other Nova publishes nothing.
@@ -99,11 +119,13 @@ def test_a_move_nova_sends_no_notification_of_is_polled_and_says_so(
     cloud.set_driver(instance=server, live_duration=3)
     migrate = heard_action(cloud, server, 'host1', 'host2', process,
                            broker.url)
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         assert actions.run(migrate) is True
     silent = [r.getMessage() for r in caplog.records
               if 'sent no notification' in r.getMessage()]
     assert len(silent) == 1, silent
+    assert '(followed by polling: no notification of it was heard)' in \
+        last_words(caplog, server)
 
 
 def test_an_unreachable_bus_leaves_the_move_to_polling(
@@ -121,3 +143,21 @@ def test_an_unreachable_bus_leaves_the_move_to_polling(
     messages = [r.getMessage() for r in caplog.records]
     assert any('cannot be reached' in m for m in messages), messages
     assert not any('s3cr3t' in m for m in messages)
+
+
+def test_the_broker_permissions_readme_gives_are_enough_to_hear_moves(
+        broker, publishing_cloud, process, caplog):
+    # README, "Hearing Nova's notifications": a user of its own that may
+    # only declare, bind and read its own queue and exchange nova.
+    brokers.ctl(broker, 'add_user', 'watcher-migrate', 'limited')
+    brokers.ctl(broker, 'set_permissions', '-p', '/', 'watcher-migrate',
+                '^(nova|watcher-migrate-.*)$', '^watcher-migrate-.*$',
+                '^(nova|watcher-migrate-.*)$')
+    url = broker.url.replace('guest:guest@', 'watcher-migrate:limited@')
+    cloud = publishing_cloud
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=1)
+    migrate = heard_action(cloud, server, 'host1', 'host2', process, url)
+    with caplog.at_level(logging.INFO):
+        assert actions.run(migrate) is True
+    assert "(heard from Nova's notifications)" in last_words(caplog, server)
