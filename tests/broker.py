@@ -32,7 +32,9 @@ BIN_DIR = os.environ.get('RABBITMQ_BIN', '/usr/lib/rabbitmq/bin')
 INSTALL_HINT = ('apt-get update && apt-get install -y rabbitmq-server '
                 '(.ci/run does this)')
 
-Broker = collections.namedtuple('Broker', 'url directory')
+# tls_url: the same node's TLS listener, whose certificate ca_file's CA
+# signed (None unless started with tls=True).
+Broker = collections.namedtuple('Broker', 'url directory tls_url ca_file')
 
 
 def server_binary():
@@ -68,16 +70,19 @@ def _parse_exports(text):
 
 
 @contextlib.contextmanager
-def running_broker(timeout=120):
+def running_broker(timeout=120, tls=False):
     """Start a private broker; yield its :class:`Broker`; stop it.
+
+    :param tls: also listen for TLS (``tools/rabbitmq start --tls``)
 
     :raises pytest.fail.Exception: it did not start (its log is in the
         message)
     """
     require_server()
     try:
-        started = subprocess.run([SCRIPT, 'start'], capture_output=True,
-                                 text=True, timeout=timeout)
+        started = subprocess.run(
+            [SCRIPT, 'start'] + (['--tls'] if tls else []),
+            capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         pytest.fail('tools/rabbitmq start took over %s s: %s'
                     % (timeout, exc.stderr), pytrace=False)
@@ -91,7 +96,9 @@ def running_broker(timeout=120):
                     % (started.returncode, started.stdout, started.stderr),
                     pytrace=False)
     try:
-        yield Broker(url, directory)
+        yield Broker(url, directory,
+                     exports.get('WATCHER_MIGRATE_TLS_TRANSPORT_URL'),
+                     exports.get('WATCHER_MIGRATE_TLS_CA_FILE'))
     finally:
         _stop(directory)
 

@@ -63,7 +63,7 @@ def broker():
 
     Started by tools/rabbitmq at the first test that asks for it, stopped
     at the end of the run. Without rabbitmq-server installed: a skip, or
-    a failure under ``CI=true``.
+    a failure under ``CI=true``. It also listens for TLS (``tls_url``).
     """
-    with private_broker.running_broker() as running:
+    with private_broker.running_broker(tls=True) as running:
         yield running
