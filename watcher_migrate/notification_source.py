@@ -87,7 +87,7 @@ class NotificationSource(sources.Source):
         self._silence_noted = False
         self._heard_at_close = False
         self._sub = listener.subscribe(server_id, since,
-                                       callback=self._deliver, clock=clock)
+                                       callback=self._deliver)
 
     def _deliver(self, event):
         if decisive(event):
@@ -177,7 +177,7 @@ class HeardSchedule(object):
 
     Hearing, the next look is a server check interval away (the events
     wake the action before); not hearing, ``inner`` decides, as without
-    a listener. Everything else is ``inner``'s.
+    a listener. A live schedule's predictor and landing are ``inner``'s.
     """
 
     def __init__(self, inner, notices, interval):
@@ -202,5 +202,10 @@ class HeardSchedule(object):
     def late(self):
         return not self._notices.hearing and self._inner.late
 
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
+    # What the live move and the tracker read of a live schedule.
+    @property
+    def predictor(self):
+        return self._inner.predictor
+
+    def landed(self, at):
+        self._inner.landed(at)

@@ -147,18 +147,12 @@ class Subscription(object):
     :param callback: ``f(event)`` called on each event, or None
     """
 
-    def __init__(self, server_id, since, wake=None, callback=None,
-                 clock=time.monotonic):
+    def __init__(self, server_id, since, wake=None, callback=None):
         self.server_id = server_id
         self._since = since
         self._wake = wake
         self._callback = callback
-        self._clock = clock
         self._lock = threading.Lock()
-        # An event arrived since its owner last took the news, at
-        # clock() ``news_at``.
-        self.news = False
-        self.news_at = None
         self.last = None
         # Whether any of the first events of a move arrived.
         self.early_seen = False
@@ -169,8 +163,6 @@ class Subscription(object):
                 event.timestamp < self._since() - tuning.CLOCK_SLACK:
             return
         with self._lock:
-            self.news = True
-            self.news_at = self._clock()
             self.last = event
             self.early_seen = self.early_seen or event.early
         if self._wake is not None:
@@ -350,10 +342,9 @@ class NotificationListener(object):
 
     # -- subscriptions -----------------------------------------------------
 
-    def subscribe(self, server_id, since, wake=None, callback=None,
-                  clock=time.monotonic):
+    def subscribe(self, server_id, since, wake=None, callback=None):
         """Follow the events of one server (see ``Subscription``)."""
-        sub = Subscription(server_id, since, wake, callback, clock)
+        sub = Subscription(server_id, since, wake, callback)
         with self._lock:
             self._subs.setdefault(server_id, []).append(sub)
         return sub
