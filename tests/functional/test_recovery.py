@@ -96,8 +96,32 @@ def test_a_live_migration_past_its_deadline_gets_its_timeout_action(
     [finding] = recover(cloud, store)
 
     assert finding.owner_state == recovery.ORPHANED
+    assert finding.done.startswith('succeeded' if host == 'host2'
+                                   else 'stopped'), finding
     cloud.wait_for_server(server, 'ACTIVE', host=host)
     helpers.wait_for_migration_status(cloud, server, status)
+    assert store.entries() == []
+
+
+def test_a_live_migration_whose_id_was_never_learned_is_still_stopped(
+        cloud, store):
+    server = cloud.create_server('host1')
+    # Figures saved every half second change the server after its
+    # migration record was created.
+    cloud.set_driver(instance=server, live_duration=120,
+                     live_migration_monitor_interval=0.5)
+    # Written before the request, as the move writes it; the process
+    # died before it learned the migration's id.
+    orphan(store, server, deadline=-1)
+    live_migrate(cloud, server)
+    helpers.wait_for_migration_status(cloud, server, 'running')
+    time.sleep(2)
+
+    [finding] = recover(cloud, store, settle_timeout=20)
+
+    assert finding.done.startswith('stopped'), finding
+    cloud.wait_for_server(server, 'ACTIVE', host='host1')
+    assert cloud.migrations(server)[0]['status'] == 'cancelled'
     assert store.entries() == []
 
 
