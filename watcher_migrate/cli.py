@@ -803,6 +803,11 @@ class Tool(object):
         else:
             config, _osc, gateway = self.connect(args)
         settings = options.Settings(config)
+        path = journal.path_of(settings)
+        if args.dry_run and not os.path.exists(path):
+            # Not created by a listing: nothing has ever been journaled.
+            self.out('journal %s: no moves in flight' % path)
+            return plan_runner.EXIT_OK
         try:
             store = self.context.journal(settings)
             store.open()
@@ -812,10 +817,10 @@ class Tool(object):
                 findings = recovery.recover(gateway, settings, store)
         except journal.JournalError as e:
             raise CliError(str(e))
-        self.out('journal %s' % store.path)
         if not findings:
-            self.out('no moves in flight')
+            self.out('journal %s: no moves in flight' % store.path)
             return plan_runner.EXIT_OK
+        self.out('journal %s' % store.path)
         self.out(recovery_report(findings, time.time()))
         failed = [f for f in findings
                   if f.done is not None and f.done.startswith('failed')]

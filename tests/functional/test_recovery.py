@@ -178,6 +178,8 @@ def test_a_move_that_has_ended_is_dropped_without_a_write(
     entry = orphan(store, server)
     live_migrate(cloud, server)
     cloud.wait_for_server(server, 'ACTIVE', host='host2')
+    # Nova marks the record completed a moment after the landing.
+    helpers.wait_for_migration_status(cloud, server, 'completed')
     cloud.reset_requests()
 
     [finding] = recover(cloud, store)
