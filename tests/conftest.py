@@ -57,6 +57,18 @@ def _fresh_start_lag(monkeypatch):
                         end_prediction.StartLag())
 
 
+@pytest.fixture(autouse=True)
+def _private_journal(monkeypatch, tmp_path):
+    """Each test's journal of moves in flight is its own, never the home's.
+
+    The default journal_path is under $XDG_STATE_HOME; child processes
+    (the CLI, the applier) inherit the variable.
+    """
+    state = tmp_path / 'state'
+    monkeypatch.setenv('XDG_STATE_HOME', str(state))
+    return state / 'watcher-migrate' / 'journal.sqlite'
+
+
 @pytest.fixture(scope='session')
 def broker():
     """A private RabbitMQ on 127.0.0.1 for the session (tests/broker.py).

@@ -82,6 +82,9 @@ class Migrate(action_base.BaseAction):
         #: with (and its moves follow): the process's unless set before
         #: the first hook. Not a constructor argument: Watcher's is fixed.
         self.context = process_context.default()
+        #: The Watcher action's UUID when whoever builds the action knows
+        #: it (the journal of moves in flight records it).
+        self.action_uuid = None
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._executing = False
@@ -303,7 +306,7 @@ class Migrate(action_base.BaseAction):
             request = self._fit_to(server, request)
             self.check_movable(request, server)
         move = moves.build(self.gateway, request, self.settings, server.host,
-                           cancel=self._cancel)
+                           cancel=self._cancel, action_uuid=self.action_uuid)
         self._move = move
         if self._cancel.is_set():
             move.interrupt()

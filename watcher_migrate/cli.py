@@ -17,7 +17,9 @@ way (taskflow graph flow, parallel engine), from an operator's shell:
 
 - ``check PLAN``: would each action run, skip or fail, and why (reads only);
 - ``run PLAN``: run the plan with live progress and a summary;
-- ``migrate SERVER --to HOST``: one server.
+- ``migrate SERVER --to HOST``: one server;
+- ``recover [--dry-run]``: settle the moves in flight that a dead process
+  left in the journal (``recovery``).
 
 Authentication comes from the usual ``OS_*`` variables and ``--os-*``
 options (keystoneauth1), or ``--os-cloud`` and clouds.yaml when openstacksdk
@@ -35,6 +37,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import warnings
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -46,11 +49,13 @@ from watcher_migrate import action as migrate_action
 from watcher_migrate import console
 from watcher_migrate import context as process_context
 from watcher_migrate import exceptions
+from watcher_migrate import journal
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
 from watcher_migrate import parameters
 from watcher_migrate import plan as plan_file
 from watcher_migrate import plan_runner
+from watcher_migrate import recovery
 from watcher_migrate import tuning
 
 LOG = logging.getLogger(__name__)
@@ -277,7 +282,24 @@ def build_parser(argv=()):
     migrate.add_argument('--cold', action='store_true',
                          help='cold migrate (default: live)')
 
-    for sub in (check, run, migrate):
+    recover = commands.add_parser(
+        'recover', help='settle the migrations a dead process left',
+        formatter_class=raw, epilog=EXIT_CODES,
+        description='List the journal of moves in flight (journal_path) '
+                    'and settle each move whose process is gone, with what '
+                    'Nova shows: a live migration still running is followed '
+                    'until its deadline, then aborted or forced to complete '
+                    '(its timeout_action); a cold one at VERIFY_RESIZE is '
+                    'confirmed, or reverted if it was being stopped; one '
+                    'that ended is dropped. Moves of a running process, or '
+                    'of another host, are left alone. The first migration '
+                    'of every applier or command does the same.')
+    recover.add_argument('--dry-run', action='store_true',
+                         help='only list the entries and what would be '
+                              'done; no request to Nova, no change to the '
+                              'journal')
+
+    for sub in (check, run, migrate, recover):
         _add_common(sub, argv)
     return parser
 
@@ -771,7 +793,41 @@ class Tool(object):
         return self.execute(plan, config, osc, gateway, workers=1,
                             verbose=args.verbose)
 
-    COMMANDS = {'check': check, 'run': run, 'migrate': migrate}
+    # -- recover -------------------------------------------------------------
+
+    def recover(self, args):
+        if args.dry_run:
+            # A listing needs no cloud: nothing is read from Nova.
+            config = plugin_config(args)
+            gateway = None
+        else:
+            config, _osc, gateway = self.connect(args)
+        settings = options.Settings(config)
+        path = journal.path_of(settings)
+        if args.dry_run and not os.path.exists(path):
+            # Not created by a listing: nothing has ever been journaled.
+            self.out('journal %s: no moves in flight' % path)
+            return plan_runner.EXIT_OK
+        try:
+            store = self.context.journal(settings)
+            store.open()
+            if gateway is None:
+                findings = recovery.survey(store)
+            else:
+                findings = recovery.recover(gateway, settings, store)
+        except journal.JournalError as e:
+            raise CliError(str(e))
+        if not findings:
+            self.out('journal %s: no moves in flight' % store.path)
+            return plan_runner.EXIT_OK
+        self.out('journal %s' % store.path)
+        self.out(recovery_report(findings, time.time()))
+        failed = [f for f in findings
+                  if f.done is not None and f.done.startswith('failed')]
+        return plan_runner.EXIT_FAILED if failed else plan_runner.EXIT_OK
+
+    COMMANDS = {'check': check, 'run': run, 'migrate': migrate,
+                'recover': recover}
 
     def main(self, argv):
         parser = build_parser(argv)
@@ -870,6 +926,22 @@ def check_report(verdicts, show_ids=False):
     return '%s\n\n%s' % (
         console.table(['action', 'server', 'type', 'from', 'to', 'verdict',
                        'why'], rows), summary)
+
+
+def recovery_report(findings, now):
+    """The table of journal entries: owner, age, what is (to be) done."""
+    rows = []
+    for finding in findings:
+        entry = finding.entry
+        rows.append([
+            entry.label, entry.migration_type, entry.source,
+            entry.destination or '(scheduler)',
+            entry.migration_id if entry.migration_id is not None else '-',
+            entry.phase, '%s (%s)' % (entry.owner, finding.owner_state),
+            '%.0f s' % finding.age(now),
+            finding.done or 'would ' + recovery.intent(finding, now)])
+    return console.table(['server', 'type', 'from', 'to', 'migration',
+                          'phase', 'owner', 'age', 'done'], rows)
 
 
 def _find_server(gateway, name_or_id):

@@ -22,6 +22,7 @@ import time
 
 from watcher_migrate import change_feed
 from watcher_migrate import end_prediction
+from watcher_migrate import journal as moves_journal
 from watcher_migrate import tuning
 
 
@@ -74,7 +75,11 @@ class ProcessContext(object):
     - ``start_lag``: how long after a live move request Nova begins the
       copy (``end_prediction.StartLag``);
     - ``notification_listener(settings)``: the consumer of Nova's
-      notifications (``notifications.NotificationListener``), started once.
+      notifications (``notifications.NotificationListener``), started once;
+    - ``journal(settings)``: the journal of moves in flight
+      (``journal.Journal``), reconciled once, before the process's first
+      move, with what Nova shows of the moves of dead processes
+      (``recovery``).
 
     The lags are learned from the migrations followed, so the first look
     at a migration comes when it can decide something.
@@ -88,6 +93,9 @@ class ProcessContext(object):
         self._lock = threading.Lock()
         self._service_reads = {}
         self._listeners = {}
+        self._journals = {}
+        self._recovery_lock = threading.Lock()
+        self._recovered = set()
 
     def service_read(self, endpoint):
         """The shared read of the compute services of ``endpoint``."""
@@ -118,6 +126,34 @@ class ProcessContext(object):
                         exchange=settings.notification_exchange,
                         pool=settings.notification_pool)
         return listener if listener.start() else None
+
+    def journal(self, settings, gateway=None):
+        """The journal ``settings`` name, recovered once if ``gateway``.
+
+        The first caller with a gateway reconciles the entries that dead
+        processes left (``recovery.recover``) while the others wait: a
+        move must not start before what is left of an earlier one of the
+        same server is settled. A failed recovery is logged and not tried
+        again by this process (``watcher-migrate recover`` can); only a
+        journal that cannot be used fails the caller.
+
+        :raises journal.JournalError: the journal cannot be used
+        """
+        path = moves_journal.path_of(settings)
+        with self._lock:
+            store = self._journals.get(path)
+            if store is None:
+                store = self._journals[path] = moves_journal.Journal(path)
+        if gateway is not None and path not in self._recovered:
+            with self._recovery_lock:
+                if path not in self._recovered:
+                    store.open()
+                    # Imported here: recovery builds moves, which use
+                    # this module.
+                    from watcher_migrate import recovery
+                    recovery.recover_quietly(gateway, settings, store)
+                    self._recovered.add(path)
+        return store
 
     def stop_listening(self):
         """Stop the process's notification listeners (process end, tests)."""

@@ -144,6 +144,20 @@ MIGRATION_OPTS = [
         help='Seconds between two INFO log lines about a migration in '
              'progress (phase, percent or bytes, elapsed time).'),
     cfg.StrOpt(
+        'journal_path', default='',
+        help='Path of the journal of moves in flight: a sqlite file '
+             '(WAL mode) where each migration is recorded before it is '
+             'requested and removed once it has ended, so that the next '
+             'process (or watcher-migrate recover) can finish or stop what '
+             'a process that died left running in Nova. Processes of one '
+             'host that should recover each other share it. The directory '
+             'is created if needed; a journal that cannot be written fails '
+             'the action before any request to Nova. Empty (default): '
+             '$XDG_STATE_HOME/watcher-migrate/journal.sqlite, else '
+             '~/.local/state/watcher-migrate/journal.sqlite of the user '
+             'running it: for a packaged applier running as user watcher, '
+             '/var/lib/watcher/.local/state/watcher-migrate/journal.sqlite.'),
+    cfg.StrOpt(
         'interface', default='public',
         choices=[('public', 'The endpoint for users, often through a '
                             'public address and TLS.'),

@@ -124,7 +124,9 @@ class MigrationTracker(object):
         self.schedule = None
         self._last_record = None
         self._source = None
-        self.migration_id = None
+        #: Called with the migration id once ours is known (the journal).
+        self.on_record = None
+        self._migration_id = None
         self._record_type = (LIVE_RECORD_TYPE if request.live
                              else COLD_RECORD_TYPE)
         self._in_progress = (phases.LIVE_IN_PROGRESS if request.live
@@ -142,6 +144,18 @@ class MigrationTracker(object):
         self._queued_since = None
         self._started_at = clock()
         self.latest = Progress(phase='not started')
+
+    @property
+    def migration_id(self):
+        """The id of our migration record, None until it is known."""
+        return self._migration_id
+
+    @migration_id.setter
+    def migration_id(self, value):
+        known = value is not None and value != self._migration_id
+        self._migration_id = value
+        if known and self.on_record is not None:
+            self.on_record(value)
 
     # -- which migration is ours ------------------------------------------
 
@@ -223,6 +237,19 @@ class MigrationTracker(object):
         self._started_at = self.clock()
         self._started_wall = self.wall()
         self._source = source
+
+    def resume(self, source, migration_id, started_wall):
+        """Follow a move another process started (after ``watch``).
+
+        :param migration_id: its record's id, None if it never learned it
+        :param started_wall: when it was about to send the move request
+        """
+        self._source = source
+        self._started_wall = started_wall
+        # The server changed during the move, after its record was made:
+        # that change is no floor for which record is ours.
+        self._server_updated = None
+        self._migration_id = migration_id
 
     def sent(self, at):
         """The move request sent at ``at`` was answered at once.

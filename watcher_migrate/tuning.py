@@ -162,6 +162,13 @@ VERSION_TTL = 3600.0
 RETRY_MULTIPLIER = 0.2
 RETRY_LONGEST = 5.0
 
+# -- the journal of moves in flight (journal, recovery) -------------------
+
+# sqlite waits this long for another process's write to the journal
+# (each lasts milliseconds): long enough for a host busy with many
+# appliers, short enough that a wedged file fails the action clearly.
+JOURNAL_BUSY_TIMEOUT = 10.0
+
 # -- the command-line tool (cli, console) ---------------------------------
 
 # How often the progress display is redrawn (and the run checked): often

@@ -64,6 +64,7 @@ class AliasActionFactory(object):
         # [watcher_actions.nova_migrate], Watcher's clients.
         action = self._loader.load(name=options.ENTRY_POINT, osc=osc)
         action.input_parameters = object_action.input_parameters
+        action.action_uuid = object_action.uuid
         action.validate_parameters()
         return action
 

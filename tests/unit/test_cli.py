@@ -719,3 +719,50 @@ def test_observing_action_keeps_the_server_its_check_read():
     before = action.server_seen
     assert action.check_movable(None, 'web-1') == 'checked web-1'
     assert (before, action.server_seen) == (plan_runner.NOT_READ, 'web-1')
+
+
+# -- recover ------------------------------------------------------------------
+
+def test_recover_dry_run_without_a_journal_creates_none(
+        tmp_path, _private_journal):
+    out = io.StringIO()
+    code = cli.Tool(stdout=out, stderr=io.StringIO(), isatty=False).main(
+        ['recover', '--dry-run'])
+    assert code == 0
+    assert out.getvalue() == 'journal %s: no moves in flight\n' % (
+        _private_journal)
+    assert not _private_journal.parent.exists()
+
+
+def test_recover_dry_run_lists_each_entry_with_its_owner_and_intent(
+        _private_journal):
+    from watcher_migrate import journal
+    store = journal.Journal(str(_private_journal))
+    store.add(journal.Entry(
+        server_id='6f1c3d56-1f7e-4a39-9a57-0a0c25b5b3e1',
+        migration_type='live', source='host1', destination='',
+        deadline=0.0, timeout_action='force_complete',
+        owner=journal.Owner('applier-2', 4242, 1, 'b')))
+    out = io.StringIO()
+    code = cli.Tool(stdout=out, stderr=io.StringIO(), isatty=False).main(
+        ['recover', '--dry-run'])
+    text = out.getvalue()
+    assert code == 0
+    assert '6f1c3d56-1f7e-4a39-9a57-0a0c25b5b3e1' in text
+    assert '(scheduler)' in text
+    assert 'applier-2 pid 4242 (owner on another host)' in text
+    assert 'would leave it: recover it on applier-2' in text
+
+
+def test_recover_names_a_journal_it_cannot_use(tmp_path):
+    garbage = tmp_path / 'journal.sqlite'
+    garbage.write_text('not a database, but long enough to be read as one')
+    config = tmp_path / 'c.conf'
+    config.write_text('[watcher_actions.nova_migrate]\njournal_path = %s\n'
+                      % garbage)
+    err = io.StringIO()
+    code = cli.Tool(stdout=io.StringIO(), stderr=err, isatty=False).main(
+        ['recover', '--dry-run', '--config-file', str(config)])
+    assert code == cli.EXIT_USAGE
+    assert str(garbage) in err.getvalue()
+    assert 'not a database' in err.getvalue()

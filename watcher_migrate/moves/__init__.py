@@ -50,10 +50,11 @@ class Executed:
     abort_result: bool = None
 
 
-def build(gateway, request, settings, source, cancel=None):
+def build(gateway, request, settings, source, cancel=None, action_uuid=None):
     """The move ``request`` asks for, of a server now on ``source``."""
     kind = live.LiveMove if request.live else cold.ColdMove
-    return kind(gateway, request, settings, source, cancel=cancel)
+    return kind(gateway, request, settings, source, cancel=cancel,
+                action_uuid=action_uuid)
 
 
 def timeout_for(settings, request, server):

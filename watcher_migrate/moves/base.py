@@ -23,6 +23,7 @@ import time
 from oslo_log import log
 
 from watcher_migrate import exceptions
+from watcher_migrate import journal
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
 from watcher_migrate import tracking
@@ -65,20 +66,26 @@ class Move(object):
     :param source: the host the server is on before the move
     :param cancel: a ``threading.Event``: once set, the move is stopped
         at its next look (an abort)
+    :param action_uuid: the Watcher action's UUID, for the journal
     """
 
     kind = None
 
     def __init__(self, gateway, request, settings, source, cancel=None,
-                 clock=time.monotonic):
+                 clock=time.monotonic, action_uuid=None):
         self.gateway = gateway
         self.request = request
         self.settings = settings
         self.source = source
         self.cancel = cancel
         self.clock = clock
+        self.action_uuid = action_uuid
         self.tracker = tracking.MigrationTracker(gateway, request, settings,
                                                  clock=clock)
+        #: The move's row in the journal of moves in flight
+        #: (``journal.InFlight``), once written.
+        self.in_flight = None
+        self.tracker.on_record = self._record_known
         self.target = phases.Target(request.live, source,
                                     request.destination_node)
         # Since when the server has been idle but not where a success
@@ -108,21 +115,65 @@ class Move(object):
             option set them)
         """
         tracker = self.tracker
+        # Before anything reaches Nova: a move the journal cannot record
+        # could not be finished by the next process if this one died.
+        self.journal_begin(server, timeout)
         # Subscribed before the request, so no change after it is missed.
         tracker.watch(server)
         try:
             try:
                 self.start()
             except NotStarted:
-                return Outcome(False, 'migration aborted before it started',
-                               tracking.Look(at=self.clock()),
-                               abort_result=True)
+                outcome = Outcome(False, 'migration aborted before it '
+                                  'started', tracking.Look(at=self.clock()),
+                                  abort_result=True)
             except waiting.WaitCancelled:
                 # The request may have reached Nova: stop what it began.
-                return self.stopped_by_abort(self.stop())
-            return self.follow(timeout, knob, server)
+                outcome = self.stopped_by_abort(self.stop())
+            except exceptions.ActionFailed:
+                # Nova refused the move, or showed none after it: nothing
+                # was started.
+                self.journal_ended()
+                raise
+            else:
+                outcome = self.follow(timeout, knob, server)
         finally:
             tracker.unwatch()
+        # An exception instead leaves the row: the move may be under way,
+        # for abort and post_condition to stop, or the next process.
+        self.journal_ended()
+        return outcome
+
+    # -- the journal of moves in flight -----------------------------------
+
+    def journal_begin(self, server, timeout):
+        """Write the move's row; the first move of the process recovers.
+
+        :raises journal.JournalError: the journal cannot be written
+        """
+        request = self.request
+        store = self.gateway.context.journal(self.settings, self.gateway)
+        entry = store.add(journal.Entry(
+            server_id=request.server_id, server_name=request.server_name,
+            migration_type=request.migration_type, source=self.source,
+            destination=request.destination_node or '',
+            status_before=server.status, action_uuid=self.action_uuid,
+            deadline=self.tracker.wall() + timeout,
+            timeout_action=self.settings.timeout_action,
+            owner=journal.Owner.current()))
+        self.in_flight = journal.InFlight(store, entry)
+
+    def journal_phase(self, phase):
+        if self.in_flight is not None:
+            self.in_flight.phase(phase)
+
+    def journal_ended(self):
+        if self.in_flight is not None:
+            self.in_flight.ended()
+
+    def _record_known(self, migration_id):
+        if self.in_flight is not None:
+            self.in_flight.known(migration_id)
 
     # -- start ------------------------------------------------------------
 

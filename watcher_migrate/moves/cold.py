@@ -22,6 +22,7 @@ import dataclasses
 from oslo_log import log
 
 from watcher_migrate import exceptions
+from watcher_migrate import journal
 from watcher_migrate.moves import base
 from watcher_migrate import nova_gateway
 from watcher_migrate import phases
@@ -91,6 +92,7 @@ class ColdMove(base.Move):
         too late; it is finished.
         """
         tracker = self.tracker
+        self.journal_phase(journal.CONFIRMING)
         self._send_confirm()
         settle = self.settings.settle_timeout
         try:
@@ -163,6 +165,7 @@ class ColdMove(base.Move):
         :raises ActionFailed: Nova did not settle within settle_timeout
         """
         tracker = self.tracker
+        self.journal_phase(journal.STOPPING)
         settle = self.settings.settle_timeout
         try:
             phase, look = waiting.wait_for(
@@ -178,6 +181,7 @@ class ColdMove(base.Move):
                 'not settle within its %d s settle_timeout: %s'
                 % (self.request.label, settle, tracker.describe(e.last)))
         if phase != phases.RESIZED:
+            self.journal_ended()
             return base.Outcome(
                 phases.stopped_on_destination(look, self.target),
                 tracker.describe(look), look)
@@ -193,6 +197,7 @@ class ColdMove(base.Move):
         :raises ActionFailed: Nova did not finish within settle_timeout
         """
         tracker = self.tracker
+        self.journal_phase(journal.REVERTING)
         LOG.warning('Server %s: reverting cold migration %s',
                     self.request.label, tracker.migration_id)
         self._send_revert()
@@ -213,6 +218,7 @@ class ColdMove(base.Move):
                 'Server %s: revert of the cold migration requested but Nova '
                 'did not finish it within its %d s settle_timeout: %s'
                 % (self.request.label, settle, tracker.describe(e.last)))
+        self.journal_ended()
         if phase == phases.GONE:
             return base.Outcome(False, 'server deleted', look)
         return base.Outcome(False, tracker.describe(look), look)

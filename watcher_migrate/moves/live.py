@@ -21,6 +21,7 @@ says, and Nova is left settled either way.
 from oslo_log import log
 
 from watcher_migrate import exceptions
+from watcher_migrate import journal
 from watcher_migrate.moves import base
 from watcher_migrate import nova_gateway
 from watcher_migrate import options
@@ -140,6 +141,7 @@ class LiveMove(base.Move):
         :raises ActionFailed: Nova did not settle within settle_timeout
         """
         tracker = self.tracker
+        self.journal_phase(journal.STOPPING)
         sent = {'at': None, 'lost': None}
 
         def look_and_abort():
@@ -173,6 +175,7 @@ class LiveMove(base.Move):
         completed = (migration is not None
                      and migration.status == phases.COMPLETED
                      and phases.stopped_on_destination(look, self.target))
+        self.journal_ended()
         return base.Outcome(completed, tracker.describe(look), look)
 
     def _abortable(self, migration):

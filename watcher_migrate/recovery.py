@@ -1,0 +1,276 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Finish or stop, with what Nova shows, the moves of dead processes.
+
+Each journal entry whose owner is gone (same host, and its pid no longer
+runs or runs another process) is claimed by this process and settled by
+the move code itself (``moves``), as its owner would have:
+
+- a move Nova shows ended (or never started) is logged and dropped;
+- a live migration still running is followed within what is left of its
+  deadline, then its timeout_action is applied (abort or force-complete);
+- a cold migration is followed to VERIFY_RESIZE and confirmed (unless
+  auto_confirm is off), or reverted if it was being stopped;
+- one whose owner was stopping it is stopped.
+
+Entries of a live owner are never touched; those of another host are
+left alone and reported (only that host can tell whether their owner
+lives). ``recover`` is what the process's first move runs
+(``context.ProcessContext.journal``) and ``watcher-migrate recover``.
+"""
+
+import dataclasses
+import time
+
+from oslo_log import log
+
+from watcher_migrate import journal
+from watcher_migrate import moves
+from watcher_migrate import options
+from watcher_migrate import parameters
+from watcher_migrate import phases
+
+LOG = log.getLogger(__name__)
+
+#: What a survey says of an entry's owner.
+OWNER_RUNNING = 'owner running'
+OTHER_HOST = 'owner on another host'
+ORPHANED = 'owner gone'
+
+# Names the deadline in the messages of a recovered move's timeout.
+DEADLINE_KNOB = 'journal deadline'
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One journal entry, whose owner it has, and what is (to be) done.
+
+    :param done: what recovery did (None: nothing yet, or dry run)
+    """
+
+    entry: journal.Entry
+    owner_state: str
+    done: str = None
+
+    @property
+    def recoverable(self):
+        return self.owner_state == ORPHANED
+
+    def age(self, now):
+        return now - self.entry.created_at
+
+
+def survey(store):
+    """Every entry of ``store`` with its owner's state; reads only."""
+    findings = []
+    for entry in store.entries():
+        owner = entry.owner
+        if not owner.local:
+            state = OTHER_HOST
+        elif owner.alive():
+            state = OWNER_RUNNING
+        else:
+            state = ORPHANED
+        findings.append(Finding(entry, state))
+    return findings
+
+
+def intent(finding, now):
+    """What recovery will do with the finding's move, in words."""
+    entry = finding.entry
+    if finding.owner_state == OWNER_RUNNING:
+        return 'leave it: its owner is running'
+    if finding.owner_state == OTHER_HOST:
+        return 'leave it: recover it on %s' % entry.owner.host
+    if entry.phase in (journal.STOPPING, journal.REVERTING):
+        return ('abort it' if entry.live else
+                'revert it once Nova settles') + ', or drop it if it ended'
+    left = entry.deadline - now
+    if entry.live:
+        then = ('force it to complete' if entry.timeout_action
+                == options.TIMEOUT_FORCE_COMPLETE else 'abort it')
+        if left <= 0:
+            return '%s (deadline passed %.0f s ago), or drop it if it ' \
+                'ended' % (then, -left)
+        return 'follow it for the %.0f s left of its deadline, then %s; ' \
+            'drop it if it ended' % (left, then)
+    if left <= 0:
+        return 'confirm it if at VERIFY_RESIZE, else revert it once Nova ' \
+            'settles (deadline passed %.0f s ago); drop it if it ended' % (
+                -left)
+    return 'follow it to VERIFY_RESIZE for the %.0f s left of its ' \
+        'deadline and confirm it, else revert it; drop it if it ended' % left
+
+
+class Recovery(object):
+    """Settles the orphaned entries of one journal through one gateway.
+
+    :param gateway: a ``NovaGateway``
+    :param settings: ``options.Settings`` of the recovering process (its
+        poll intervals, settle_timeout, auto_confirm); each entry's own
+        timeout_action and deadline apply
+    :param store: the ``journal.Journal``
+    """
+
+    def __init__(self, gateway, settings, store, wall=time.time):
+        self.gateway = gateway
+        self.settings = settings
+        self.store = store
+        self.wall = wall
+
+    def run(self, dry_run=False):
+        """Survey the journal and settle each orphaned entry.
+
+        :returns: the ``Finding``s, with what was done
+        """
+        findings = survey(self.store)
+        done = []
+        for finding in findings:
+            if finding.owner_state == OTHER_HOST:
+                LOG.warning('Server %s: %s migration in the journal %s is '
+                            'owned by %s, another host: left for a recovery '
+                            'there', finding.entry.label,
+                            finding.entry.migration_type, self.store.path,
+                            finding.entry.owner)
+            if dry_run:
+                done.append(finding)
+            elif not finding.recoverable:
+                done.append(dataclasses.replace(
+                    finding, done='left alone: %s' % finding.owner_state))
+            else:
+                done.append(dataclasses.replace(
+                    finding, done=self.settle(finding.entry)))
+        return done
+
+    def settle(self, entry):
+        """Claim an orphaned entry and settle its move; what was done."""
+        claimed = self.store.claim(entry, journal.Owner.current())
+        if claimed is None:
+            LOG.info('Server %s: the journal entry of its %s migration was '
+                     'taken over by another process', entry.label,
+                     entry.migration_type)
+            return 'taken over by another process'
+        LOG.warning('Server %s: %s migration%s from %s to %s of %s, a '
+                    'process that is gone, is in the journal (phase %s): '
+                    'settling it', entry.label, entry.migration_type,
+                    _number(entry), entry.source,
+                    entry.destination or 'a host chosen by the scheduler',
+                    entry.owner, entry.phase)
+        try:
+            done = self._settle(claimed)
+        except Exception as e:
+            # Given back, so that the next recovery tries again.
+            LOG.warning('Server %s: recovery of migration%s failed: %s; its '
+                        'journal entry is left for the next recovery',
+                        entry.label, _number(entry), e)
+            self.store.claim(claimed, entry.owner)
+            return 'failed: %s' % e
+        LOG.info('Server %s: recovered migration%s: %s', entry.label,
+                 _number(entry), done)
+        return done
+
+    def _settle(self, entry):
+        request = parameters.MigrationRequest(
+            server_id=entry.server_id, migration_type=entry.migration_type,
+            source_node=entry.source,
+            destination_node=entry.destination or None,
+            server_name=entry.server_name)
+        settings = options.Settings(dict(
+            self.settings.as_dict(), timeout_action=entry.timeout_action))
+        move = moves.build(self.gateway, request, settings, entry.source,
+                           action_uuid=entry.action_uuid)
+        move.in_flight = journal.InFlight(self.store, entry)
+        server = self.gateway.get_server(entry.server_id)
+        if server is None:
+            move.journal_ended()
+            return 'the server no longer exists; entry dropped'
+        tracker = move.tracker
+        tracker.watch(server)
+        try:
+            tracker.resume(entry.source, entry.migration_id,
+                           entry.created_at)
+            look = tracker.look(with_server=True)
+            if not _under_way(look, entry.live):
+                move.journal_ended()
+                if look.migration is None:
+                    return ('Nova shows no move (its request never reached '
+                            'Nova): %s; entry dropped'
+                            % tracker.describe(look))
+                return 'it had ended: %s; entry dropped' % (
+                    tracker.describe(look))
+            outcome = self._finish(move, entry, server, look)
+        finally:
+            tracker.unwatch()
+        move.journal_ended()
+        return ('%s: %s' % ('succeeded' if outcome.ok else 'stopped',
+                            outcome.reason))
+
+    def _finish(self, move, entry, server, look):
+        label = entry.label
+        migration = look.migration
+        number = migration.id if migration is not None else None
+        if entry.phase in (journal.STOPPING, journal.REVERTING):
+            LOG.warning('Server %s: its owner was stopping migration %s '
+                        '(%s): stopping it', label, number, look.status)
+            return move.stop()
+        left = entry.deadline - self.wall()
+        if left > 0:
+            LOG.info('Server %s: following %s migration %s (%s) for the '
+                     '%.0f s left of its deadline', label,
+                     entry.migration_type, number, look.status, left)
+        else:
+            LOG.warning('Server %s: %s migration %s (%s) is %.0f s past its '
+                        'deadline', label, entry.migration_type, number,
+                        look.status, -left)
+        # The status the server had before the move: a confirmed cold
+        # migration must leave it so.
+        before = dataclasses.replace(
+            server, status=entry.status_before or server.status)
+        return move.follow(max(left, 0.0), DEADLINE_KNOB, before)
+
+
+def _under_way(look, live):
+    """Whether Nova still has something of the move to settle."""
+    if phases.leftover(look, live, auto_confirm=True):
+        return True
+    server = look.server
+    if server is None:
+        return False
+    return (server.task_state in phases.MOVE_TASK_STATES
+            or server.status == phases.VERIFY_RESIZE)
+
+
+def _number(entry):
+    if entry.migration_id is None:
+        return ''
+    return ' %s' % entry.migration_id
+
+
+def recover(gateway, settings, store, dry_run=False):
+    """Settle what dead processes left in ``store``; the findings."""
+    return Recovery(gateway, settings, store).run(dry_run=dry_run)
+
+
+def recover_quietly(gateway, settings, store):
+    """``recover`` for a process's first move: failures are only logged.
+
+    :raises journal.JournalError: the journal cannot be used (the move
+        could not be recorded either)
+    """
+    try:
+        recover(gateway, settings, store)
+    except journal.JournalError:
+        raise
+    except Exception:
+        LOG.exception('Recovery of the moves of dead processes in %s '
+                      'failed; the new action goes on', store.path)
