@@ -15,25 +15,33 @@
 In one process tree: measure the stevedore load cost of both actions
 (fresh processes), start the embedded Nova with several hosts, create a
 Watcher deployment (database, watcher.conf), boot the servers once, then
-for each workload run every variant in turn (built-in at 5 s, plugin,
-built-in at 1 s, and on the stock-shaped workload the built-in
-``migrate`` through the plugin's alias engine), each in an applier
-process of its own, and print the table and write the JSON.
+for each workload run every variant in turn (built-in at 5 s, plugin
+polling, plugin woken by Nova's notifications, built-in at 1 s, and on
+the stock-shaped workload the built-in ``migrate`` through the plugin's
+alias engine), each in an applier process of its own, and print the
+table and write the JSON. When a variant listening to notifications is
+selected, a private RabbitMQ (tools/rabbitmq) runs for the whole run and
+the embedded Nova publishes to it; if it cannot start, the run goes on
+without those variants, says so, and exits with 1.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
 
+from bench import broker as bench_broker
 from bench import loadcost
 from bench import machine
 from bench import report
 from bench import runner
 from bench import workloads
 from embedded_nova import client as embedded_client
+from embedded_nova import transport_url
 from embedded_watcher import deployment
 
 NOVA_PYTHON_VARIABLE = 'WATCHER_MIGRATE_NOVA_PYTHON'
@@ -75,8 +83,10 @@ def parse_args(argv):
                              '(e.g. live-3s,concurrent-50)')
     parser.add_argument('--variants', default='',
                         help='comma-separated variant names to run '
-                             '(default: all: builtin-5s,plugin,alias,'
-                             'builtin-1s; alias only on stock-maint)')
+                             '(default: all: %s; alias only on '
+                             'stock-maint; plugin-notify needs '
+                             'rabbitmq-server)' % ','.join(
+                                 v.name for v in workloads.VARIANTS))
     parser.add_argument('--live-migration-slots', type=int, default=64,
                         help='live migrations the embedded Nova runs at '
                              'once (default %(default)s)')
@@ -127,8 +137,35 @@ def log(message):
     sys.stderr.flush()
 
 
+def start_broker(stack, variants, results):
+    """The broker's URL if a variant listens; None (and why) otherwise.
+
+    :returns: (transport URL or None, the variants that can run)
+    """
+    listening = [v.name for v in variants if v.notifications]
+    if not listening:
+        return None, variants
+    log('starting a private RabbitMQ (tools/rabbitmq) for %s'
+        % ', '.join(listening))
+    try:
+        url = stack.enter_context(bench_broker.running())
+    except bench_broker.BrokerUnavailable as exc:
+        results['broker'] = {'error': str(exc), 'skipped': listening}
+        log('NO BROKER (%s): running without %s'
+            % (exc, ', '.join(listening)))
+        return None, [v for v in variants if not v.notifications]
+    results['broker'] = {'url': transport_url.masked(url)}
+    return url, variants
+
+
+def _exit_on_sigterm(signum, frame):
+    # SystemExit unwinds the with blocks: Nova and the broker stop.
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.time()
     nova_python = os.environ.get(NOVA_PYTHON_VARIABLE) or sys.executable
     plan = select(workloads.workloads(
@@ -155,33 +192,11 @@ def main(argv=None):
     log('work directory (logs, watcher.conf, database): %s' % work_dir)
     ok = False
     try:
-        if args.load_runs > 0:
-            log('measuring the stevedore load cost')
-            results['load_cost'] = loadcost.measure(
-                runs=args.load_runs, trace_runs=args.load_trace_runs)
-        cloud = embedded_client.EmbeddedNova(
-            hosts=hosts, python=nova_python,
-            log_file=os.path.join(work_dir, 'nova.log'),
-            live_migration_slots=args.live_migration_slots)
-        log('starting the embedded Nova with %d hosts' % len(hosts))
-        with cloud:
-            watcher_dir = os.path.join(work_dir, 'watcher')
-            os.mkdir(watcher_dir)
-            site = deployment.Deployment(watcher_dir, cloud).create()
-            bench = runner.Runner(cloud, site, mode=args.mode, log=log)
-            bench.boot(max([w.width for w in plan] or [0]))
-            for workload in plan:
-                for variant in [v for v in variants if workload.runs(v)]:
-                    log('%s with %s: %d migrations'
-                        % (workload.name, variant.name, workload.migrations))
-                    row = bench.run(workload, variant)
-                    results['rows'].append(row)
-                    log('  %d/%d succeeded, median latency %s s, '
-                        'wall %s s' % (row['succeeded'], row['migrations'],
-                                       _round(row['latency']['median']),
-                                       _round(row['wall_seconds'])))
-        ok = all(not row['failures'] and not row['error']
-                 for row in results['rows'])
+        with contextlib.ExitStack() as stack:
+            broker_url, variants = start_broker(stack, variants, results)
+            results['config']['variants'] = [v.as_dict() for v in variants]
+            ok = run(args, plan, variants, hosts, nova_python, work_dir,
+                     broker_url, results)
     finally:
         results['duration_seconds'] = time.time() - started
         results['machine']['loadavg_at_end'] = list(os.getloadavg())
@@ -194,6 +209,41 @@ def main(argv=None):
     else:
         log('kept %s' % work_dir)
     return 0 if ok else 1
+
+
+def run(args, plan, variants, hosts, nova_python, work_dir, broker_url,
+        results):
+    """The load cost and every run of the plan; whether all went well."""
+    if args.load_runs > 0:
+        log('measuring the stevedore load cost')
+        results['load_cost'] = loadcost.measure(
+            runs=args.load_runs, trace_runs=args.load_trace_runs)
+    cloud = embedded_client.EmbeddedNova(
+        hosts=hosts, python=nova_python,
+        log_file=os.path.join(work_dir, 'nova.log'),
+        live_migration_slots=args.live_migration_slots,
+        notification_url=broker_url)
+    log('starting the embedded Nova with %d hosts' % len(hosts))
+    with cloud:
+        watcher_dir = os.path.join(work_dir, 'watcher')
+        os.mkdir(watcher_dir)
+        site = deployment.Deployment(watcher_dir, cloud).create()
+        bench = runner.Runner(cloud, site, mode=args.mode, log=log,
+                              broker_url=broker_url)
+        bench.boot(max([w.width for w in plan] or [0]))
+        for workload in plan:
+            for variant in [v for v in variants if workload.runs(v)]:
+                log('%s with %s: %d migrations'
+                    % (workload.name, variant.name, workload.migrations))
+                row = bench.run(workload, variant)
+                results['rows'].append(row)
+                log('  %d/%d succeeded, median latency %s s, '
+                    'wall %s s' % (row['succeeded'], row['migrations'],
+                                   _round(row['latency']['median']),
+                                   _round(row['wall_seconds'])))
+    # A variant that could not run (no broker) fails the run too.
+    return not (results.get('broker') or {}).get('error') and all(
+        not row['failures'] and not row['error'] for row in results['rows'])
 
 
 def _round(value):

@@ -216,11 +216,15 @@ def per(value, count):
 
 
 def summarize(actions, events, requests, kind, window, wall_seconds,
-              cpu_seconds, migrations=()):
+              cpu_seconds, migrations=(), max_rss_kib=None,
+              listener_counts=None):
     """The row of one (variant, workload) run.
 
     :param window: (launched_at, finished_at) of the plans, epoch seconds
     :param migrations: the servers' os-migrations records
+    :param max_rss_kib: the applier process's peak resident memory
+    :param listener_counts: what the applier's notification listener
+        consumed (``NotificationListener.counts()``), None if none listened
     """
     events = list(events) + record_events(migrations)
     matched = detection_latencies(actions, events, ANCHORS[kind])
@@ -245,9 +249,64 @@ def summarize(actions, events, requests, kind, window, wall_seconds,
         'latencies_record': [m['latency'] for m in record],
         'requests': requests_count,
         'requests_by_kind': request_kinds(requests, window[0], window[1]),
+        'requests_per_migration': per(requests_count['total'],
+                                      len(actions)),
         'reads_per_migration': per(requests_count['reads'], len(actions)),
         'writes_per_migration': per(requests_count['writes'], len(actions)),
         'requests_per_second': per(requests_count['total'], wall_seconds),
         'wall_seconds': wall_seconds,
         'applier_cpu_seconds': cpu_seconds,
+        'applier_max_rss_mib': per(max_rss_kib, 1024),
+        'listener': listener_counts,
+        'messages_per_migration': per(
+            (listener_counts or {}).get('received'), len(actions)),
     }
+
+
+# The row a listening variant's cost is measured against: the same action
+# with the same options, polling.
+POLLING_TWIN = 'plugin'
+
+
+def _difference(value, baseline):
+    if value is None or baseline is None:
+        return None
+    return value - baseline
+
+
+def listener_costs(rows, twin=POLLING_TWIN):
+    """What listening cost, per listening row, against its polling twin.
+
+    :param rows: the run's rows (:func:`summarize`, with ``workload``,
+        ``variant`` and ``notifications``)
+    :returns: per row with ``notifications``, in order: ``workload``,
+        ``variant``, the applier's plan CPU seconds and peak RSS (MiB)
+        with their differences to the ``twin`` row of the same workload
+        (None without one), and the listener's messages per migration:
+        ``received`` (consumed from its queue), ``events`` (about moves)
+        and ``delivered`` (handed to an action)
+    """
+    twins = {row['workload']: row for row in rows
+             if row.get('variant') == twin}
+    costs = []
+    for row in rows:
+        if not row.get('notifications'):
+            continue
+        base = twins.get(row['workload'], {})
+        counts = row.get('listener') or {}
+        cpu = row.get('applier_cpu_seconds')
+        rss = row.get('applier_max_rss_mib')
+        costs.append({
+            'workload': row['workload'], 'variant': row['variant'],
+            'cpu_seconds': cpu,
+            'cpu_delta': _difference(cpu, base.get('applier_cpu_seconds')),
+            'max_rss_mib': rss,
+            'rss_delta': _difference(rss, base.get('applier_max_rss_mib')),
+            'received_per_migration': per(counts.get('received'),
+                                          row.get('migrations')),
+            'events_per_migration': per(counts.get('events'),
+                                        row.get('migrations')),
+            'delivered_per_migration': per(counts.get('delivered'),
+                                           row.get('migrations')),
+        })
+    return costs

@@ -19,6 +19,8 @@ failures' status messages), the configuration and the machine.
 
 import json
 
+from bench import metrics
+
 LEGEND = [
     'lat: seconds from Nova finishing a migration to the action saved '
     'SUCCEEDED,',
@@ -27,41 +29,46 @@ LEGEND = [
     '  (the moment nova-compute saved it there with no task, recorded '
     'by the embedded',
     '  Nova); cold: from the server reaching VERIFY_RESIZE (the',
-    "  fake driver's finish), so the confirm is included. rec med: the "
-    'median live latency',
-    "  from the migration record turning 'completed' (os-migrations "
-    'updated_at), written',
-    "  after Nova's last post-migration steps: later than the landing, "
-    'by seconds when',
-    "  Nova is busy (< 0: the action returned first). The JSON also has "
-    "the driver's finish.",
+    "  fake driver's finish), so the confirm is included. The live "
+    'latencies from the',
+    "  migration record turning 'completed' and from the driver's "
+    'finish are below.',
     "figs: seconds between two saves of a live copy's figures by Nova "
     "(the libvirt driver's",
     '  default 5 s); none: no figures, as with Nova\'s other drivers.',
-    'rd/wr: compute API GET+HEAD / other requests per migration; req/s: '
-    'all requests',
-    '  / wall s of the plan; cpu s: applier process CPU in the plan; '
-    'nova s: embedded',
-    '  Nova CPU meanwhile.',
+    'req/m, rd/m, wr/m: compute API requests per migration: all of them, '
+    'GET+HEAD, others;',
+    '  req/s: all requests / wall s of the plan; cpu s: applier process '
+    'CPU in the plan;',
+    '  nova s: embedded Nova CPU meanwhile.',
 ]
 
 COLUMNS = (
     # (title, width, function of the row giving the cell)
     ('workload', 14, lambda r: r['workload']),
-    ('variant', 10, lambda r: r['variant']),
+    ('variant', 13, lambda r: r['variant']),
     ('figs', 4, lambda r: figures_cell(r.get('figures_interval'))),
     ('migr', 4, lambda r: r['migrations']),
     ('ok', 3, lambda r: r['succeeded']),
     ('lat med', 7, lambda r: r['latency']['median']),
     ('lat p95', 7, lambda r: r['latency']['p95']),
-    ('rec med', 7, lambda r: (r.get('latency_record') or {}).get('median')),
-    ('rd/migr', 7, lambda r: r['reads_per_migration']),
-    ('wr/migr', 7, lambda r: r['writes_per_migration']),
+    ('req/m', 5, lambda r: requests_per_migration(r)),
+    ('rd/m', 5, lambda r: r['reads_per_migration']),
+    ('wr/m', 5, lambda r: r['writes_per_migration']),
     ('req/s', 6, lambda r: r['requests_per_second']),
     ('wall s', 7, lambda r: r['wall_seconds']),
     ('cpu s', 6, lambda r: r['applier_cpu_seconds']),
     ('nova s', 6, lambda r: r['nova_cpu_seconds']),
 )
+
+
+def requests_per_migration(row):
+    """All compute API requests per migration of a row (None: unknown)."""
+    if row.get('requests_per_migration') is not None:
+        return row['requests_per_migration']
+    reads, writes = row.get('reads_per_migration'), \
+        row.get('writes_per_migration')
+    return None if reads is None or writes is None else reads + writes
 
 
 def figures_cell(interval):
@@ -110,9 +117,9 @@ LIVE_ANCHORS = (
 
 def anchor_table(rows):
     """Median and p95 live latency of every run from each Nova anchor."""
-    header = '%-14s %-10s' % ('workload', 'variant') + ''.join(
+    header = '%-14s %-13s' % ('workload', 'variant') + ''.join(
         ' %17s' % name for name, _ in LIVE_ANCHORS)
-    lines = [header, '%-25s' % '' + ' %17s' % 'med    p95'
+    lines = [header, '%-28s' % '' + ' %17s' % 'med    p95'
              * len(LIVE_ANCHORS), '-' * len(header)]
     for row in rows:
         if row.get('kind') != 'live':
@@ -123,7 +130,7 @@ def anchor_table(rows):
             cells.append(' %s %s' % (
                 _number(figures.get('median'), 8, '%.2f'),
                 _number(figures.get('p95'), 8, '%.2f')))
-        lines.append('%-14s %-10s' % (row['workload'], row['variant'])
+        lines.append('%-14s %-13s' % (row['workload'], row['variant'])
                      + ''.join(cells))
     return '\n'.join(lines)
 
@@ -150,17 +157,68 @@ def problems(rows):
 
 
 def request_lines(rows, prefix='concurrent'):
-    """Where the requests of the ``prefix`` workloads went, per row."""
+    """Where the requests went, by method and path, per row.
+
+    Rows of the ``prefix`` workloads and of the variants listening to
+    notifications.
+    """
     lines = []
     for row in rows:
         kinds = row.get('requests_by_kind')
-        if not kinds or not row['workload'].startswith(prefix):
+        if not kinds or not (row['workload'].startswith(prefix) or
+                             row.get('notifications')):
             continue
         lines.append('%s/%s:' % (row['workload'], row['variant']))
         for kind, count in sorted(kinds.items(), key=lambda i: -i[1]):
             lines.append('  %6d  %s' % (count, kind.replace(
                 '/compute/v2.1', '')))
     return lines
+
+
+LISTENER_HEADER = '%-14s %-13s %6s %7s %7s %7s %7s %7s %7s' % (
+    'workload', 'variant', 'cpu s', 'cpu +', 'RSS MiB', 'RSS +',
+    'recv/m', 'event/m', 'deliv/m')
+
+
+def listener_table(rows):
+    """What listening cost, per listening row (metrics.listener_costs)."""
+    lines = [LISTENER_HEADER, '-' * len(LISTENER_HEADER)]
+    for cost in metrics.listener_costs(rows):
+        lines.append('%-14s %-13s %s %s %s %s %s %s %s' % (
+            cost['workload'], cost['variant'],
+            _number(cost['cpu_seconds'], 6, '%.2f'),
+            _number(cost['cpu_delta'], 7, '%+.2f'),
+            _number(cost['max_rss_mib'], 7, '%.1f'),
+            _number(cost['rss_delta'], 7, '%+.1f'),
+            _number(cost['received_per_migration'], 7, '%.1f'),
+            _number(cost['events_per_migration'], 7, '%.1f'),
+            _number(cost['delivered_per_migration'], 7, '%.1f')))
+    return '\n'.join(lines)
+
+
+LISTENER_LEGEND = [
+    "cpu s: the applier process's CPU in the plan; RSS MiB: its peak "
+    'resident memory;',
+    "  cpu +, RSS +: the same minus the polling plugin's on the same "
+    'workload. recv/m:',
+    "  messages the listener took from its queue per migration (Nova's "
+    'every versioned',
+    "  notification of the run); event/m: those about a server's move; "
+    'deliv/m: handed',
+    '  to an action following that server.',
+]
+
+
+def broker_lines(broker):
+    """What the run's broker was, or why there was none."""
+    if not broker:
+        return []
+    if broker.get('error'):
+        return ['NO BROKER: %s; the variants listening to notifications '
+                '(%s) did not run' % (broker['error'],
+                                      ', '.join(broker.get('skipped', ())))]
+    return ["Nova published its versioned notifications (state changes "
+            "included) to a private RabbitMQ at %s" % broker['url']]
 
 
 def load_table(results):
@@ -212,15 +270,19 @@ def text(results):
                      "(libvirt's default), none on the -nofig rows" % (
                          config['memory_bytes'] >> 20,
                          config['figures_interval']))
+    broker = broker_lines(results.get('broker'))
+    lines += broker
     for variant in config['variants']:
         engine = variant.get('workflow_engine', 'taskflow')
-        lines.append('  %-10s = %s%s, %s' % (
+        lines.append('  %-13s = %s%s, %s%s' % (
             variant['name'], variant['action_type'],
             '' if engine == 'taskflow'
             else ' through workflow_engine = %s' % engine,
             ' '.join('[nova] %s = %s' % item for item in
                      sorted(variant['nova_options'].items())) or
-            'its default options'))
+            'its default options',
+            ', notification_transport_url = the broker'
+            if variant.get('notifications') else ''))
     lines.append('')
     lines.append(table(results['rows']))
     lines.append('')
@@ -231,13 +293,20 @@ def text(results):
     lines.append('reaches them (median, p95; < 0: the action returned '
                  'before that moment):')
     lines.append(anchor_table(results['rows']))
+    if any(row.get('notifications') for row in results['rows']):
+        lines.append('')
+        lines.append('What listening to the notifications cost:')
+        lines.append(listener_table(results['rows']))
+        lines += LISTENER_LEGEND
     where = request_lines(results['rows'])
     if where:
         lines.append('')
-        lines.append('Compute API requests of the concurrent runs, by '
-                     'method and path:')
+        lines.append('Compute API requests of the concurrent and the '
+                     'listening runs, by method and path:')
         lines += where
     found = problems(results['rows'])
+    if (results.get('broker') or {}).get('error'):
+        found = broker + found
     if found:
         lines.append('')
         lines.append('PROBLEMS:')

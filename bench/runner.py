@@ -29,6 +29,7 @@ import time
 from embedded_watcher import deployment
 from watcher import objects
 
+from bench import broker
 from bench import metrics
 from bench import workloads
 
@@ -46,10 +47,17 @@ def nova_cpu_seconds(pid):
 
 
 class Runner(object):
-    """The servers, the cloud and the Watcher deployment of a bench run."""
+    """The servers, the cloud and the Watcher deployment of a bench run.
 
-    def __init__(self, cloud, site, mode='threading', log=None):
+    :param broker_url: the transport URL of the broker the cloud publishes
+        its notifications to, for the variants that listen (None: none)
+    """
+
+    def __init__(self, cloud, site, mode='threading', log=None,
+                 broker_url=None):
         self.cloud = cloud
+        self.broker_url = broker_url
+        self._pools = 0
         self.site = site
         self.mode = mode
         self.hosts = list(cloud.hosts)
@@ -127,9 +135,30 @@ class Runner(object):
                              action.updated_at)})
         return rows
 
+    def listening_options(self, variant):
+        """[watcher_actions.nova_migrate] overrides of a variant's run.
+
+        A listening run gets a queue (pool) of its own: it starts empty,
+        with no backlog of the runs before.
+        """
+        self._pools += 1
+        return variant.plugin_options(
+            self.broker_url, 'watcher-migrate-bench-%02d' % self._pools)
+
+    def drop_queue(self, options):
+        """Delete a listening run's queue, which outlives the applier."""
+        pool = options.get('notification_pool')
+        if not pool:
+            return
+        try:
+            broker.delete_queue(self.broker_url, pool)
+        except Exception as exc:
+            self.log('could not delete queue %s: %s' % (pool, exc))
+
     def run(self, workload, variant):
         """One applier run of ``workload`` with ``variant``: its row."""
         servers = self.servers[:workload.width]
+        listening = self.listening_options(variant)
         where = self.settle(servers)
         for server in servers:
             self.cloud.set_driver(instance=server,
@@ -148,7 +177,7 @@ class Runner(object):
                 nova_defaults={}, nova_options=variant.nova_options,
                 max_workers=max(deployment.MAX_WORKERS, workload.width),
                 applier_timeout=workload.applier_timeout(),
-                workflow_engine=variant.workflow_engine)
+                workflow_engine=variant.workflow_engine, **listening)
         except deployment.ApplierError as exc:
             # The first line says how it ended; the rest is the logs' tail.
             error = str(exc).splitlines()[0]
@@ -156,6 +185,8 @@ class Runner(object):
             report = {'launched_at': started, 'finished_at': time.time(),
                       'plans_wall_seconds': None,
                       'plans_cpu_seconds': None}
+        finally:
+            self.drop_queue(listening)
         events = self.cloud.events()
         requests = self.cloud.requests()
         # After the request log is read: these reads are not counted.
@@ -172,11 +203,13 @@ class Runner(object):
             actions, events, requests, workload.kind,
             (report['launched_at'], report['finished_at']),
             report['plans_wall_seconds'], report['plans_cpu_seconds'],
-            migrations)
+            migrations, report.get('max_rss_kib'),
+            report.get('notifications'))
         row.update({
             'workload': workload.name, 'kind': workload.kind,
             'figures_interval': workload.figures_interval,
             'variant': variant.name,
+            'notifications': variant.notifications,
             'action_type': variant.action_type,
             'workflow_engine': variant.workflow_engine,
             'plan_state': self.site.outcome(plan).state,

@@ -15,7 +15,9 @@
 A variant is an action type with the watcher.conf it runs under: the
 built-in ``migrate`` with Watcher's default ``[nova] migration_interval =
 5`` and tuned to 1 s (so that the comparison is not against a straw man),
-and ``nova_migrate`` with its own defaults. A workload is ``width``
+and ``nova_migrate`` with its own defaults, following each migration by
+polling (``plugin``) and woken by Nova's notifications through the
+bench's broker (``plugin-notify``). A workload is ``width``
 servers each moved ``chain`` times in a row in one action plan: single
 migrations are a chain on one server (each action waits for the previous
 one), concurrent ones ``width`` parallel actions. Servers are booted once
@@ -42,20 +44,39 @@ class Variant(object):
 
     :param stock_only: run only on workloads shaped as a stock strategy
         emits them (the alias engine exists for those)
+    :param notifications: the plugin listens to Nova's notifications on
+        the bench's broker (``notification_transport_url``); the others
+        leave it unset: polling alone
     """
 
     def __init__(self, name, action_type, nova_options,
-                 workflow_engine='taskflow', stock_only=False):
+                 workflow_engine='taskflow', stock_only=False,
+                 notifications=False):
         self.name = name
         self.action_type = action_type
         self.nova_options = dict(nova_options)
         self.workflow_engine = workflow_engine
         self.stock_only = stock_only
+        self.notifications = notifications
+
+    def plugin_options(self, broker_url, pool):
+        """[watcher_actions.nova_migrate] overrides of one applier run.
+
+        :param pool: the queue a listening run consumes from
+        """
+        if not self.notifications:
+            return {}
+        if not broker_url:
+            raise ValueError('%s listens to notifications: the bench has '
+                             'no broker' % self.name)
+        return {'notification_transport_url': broker_url,
+                'notification_pool': pool}
 
     def as_dict(self):
         return {'name': self.name, 'action_type': self.action_type,
                 'workflow_engine': self.workflow_engine,
-                'nova_options': self.nova_options}
+                'nova_options': self.nova_options,
+                'notifications': self.notifications}
 
 
 # In the order they run for every workload. Everything not named here has
@@ -63,6 +84,7 @@ class Variant(object):
 VARIANTS = (
     Variant('builtin-5s', 'migrate', {'migration_interval': 5}),
     Variant('plugin', 'nova_migrate', {}),
+    Variant('plugin-notify', 'nova_migrate', {}, notifications=True),
     # The stock strategies' "migrate" actions, built as nova_migrate by
     # the plugin's workflow engine ([watcher_applier] workflow_engine).
     Variant('alias', 'migrate', {}, workflow_engine='nova_migrate',

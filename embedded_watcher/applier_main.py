@@ -30,7 +30,9 @@ launching the plans to all of them being final (``plans_wall_seconds``,
 with the epoch times ``launched_at`` and ``finished_at``), and the applier
 process's CPU seconds (``getrusage(RUSAGE_SELF)``, user + system, every
 thread) in that window (``plans_cpu_seconds``) and since it started
-(``cpu_seconds``). The benchmark (bench/) reads them.
+(``cpu_seconds``), its peak resident memory (``max_rss_kib``) and what
+the plugin's notification listener consumed (``notifications``, None
+where nothing listened). The benchmark (bench/) reads them.
 """
 
 import argparse
@@ -56,6 +58,8 @@ from watcher.applier import sync
 from watcher.common import context as watcher_context
 from watcher.common import service as watcher_service
 from watcher import objects
+
+from watcher_migrate import context as plugin_context
 
 try:
     from watcher.applier import service as applier_service
@@ -131,6 +135,11 @@ def cpu_seconds():
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_kib():
+    """The most resident memory this process has used, in KiB (Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # watcher-applier's own command line: the action loader of 13.x-16.x
@@ -162,6 +171,11 @@ def main(argv=None):
         result['finished_at'] = time.time()
         result['plans_cpu_seconds'] = cpu_seconds() - cpu_before
         result['cpu_seconds'] = cpu_seconds()
+        result['max_rss_kib'] = peak_rss_kib()
+        # What the plugin's notification listener consumed; None where
+        # no action listened (polling, the built-in).
+        result['notifications'] = plugin_context.default(
+        ).notification_counts()
     finally:
         applier.stop()
         with open(args.result_file, 'w') as handle:

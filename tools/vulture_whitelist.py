@@ -56,3 +56,6 @@ cfg.Opt.required  # read by oslo.config when the file is parsed
 # wires NotificationSource in; remove each entry as it gets a caller.
 context.ProcessContext.stop_listening
 notifications.NotificationEvent.request_id  # matching the move's request
+
+# Read by the benchmark's applier (embedded_watcher/applier_main.py).
+context.ProcessContext.notification_counts

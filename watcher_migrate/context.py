@@ -155,6 +155,18 @@ class ProcessContext(object):
                     self._recovered.add(path)
         return store
 
+    def notification_counts(self):
+        """Sum of the listeners' ``counts()``; None if none was asked for."""
+        with self._lock:
+            listeners = list(self._listeners.values())
+        if not listeners:
+            return None
+        total = {}
+        for listener in listeners:
+            for key, value in listener.counts().items():
+                total[key] = total.get(key, 0) + value
+        return total
+
     def stop_listening(self):
         """Stop the process's notification listeners (process end, tests)."""
         with self._lock:

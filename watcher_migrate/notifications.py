@@ -25,6 +25,7 @@ order, so the action still confirms with a read and polls as before.
 With no transport URL, or a bus that cannot be reached, nothing changes.
 """
 
+import collections
 import dataclasses
 import datetime
 import logging
@@ -240,6 +241,8 @@ class NotificationListener(object):
         self.moves_heard = None
         # clock() of the last loss of the bus, None if never lost.
         self.lost_at = None
+        # What the queue brought (see counts()).
+        self._counts = collections.Counter()
 
     # -- starting and stopping ---------------------------------------------
 
@@ -340,6 +343,18 @@ class NotificationListener(object):
         lost_at = self.lost_at
         return lost_at is not None and lost_at >= at
 
+    def counts(self):
+        """What this listener consumed so far, for operators and the bench.
+
+        ``received``: messages taken from the queue; ``events``: those
+        about a move of a server (duplicates excluded); ``duplicates``:
+        redeliveries dropped; ``delivered``: events handed to a
+        subscription (one per subscriber).
+        """
+        with self._lock:
+            return {key: self._counts[key] for key in
+                    ('received', 'events', 'duplicates', 'delivered')}
+
     # -- subscriptions -----------------------------------------------------
 
     def subscribe(self, server_id, since, wake=None, callback=None):
@@ -362,6 +377,7 @@ class NotificationListener(object):
         event = event_from(priority, event_type, payload, metadata)
         message_id = (metadata or {}).get('message_id')
         with self._lock:
+            self._counts['received'] += 1
             if self._warned and not self._stopped:
                 # Messages flow again: a later loss deserves its warning.
                 self._warned = False
@@ -371,10 +387,13 @@ class NotificationListener(object):
                 return
             if message_id is not None:
                 if message_id in self._seen:
+                    self._counts['duplicates'] += 1
                     return
                 self._seen[message_id] = None
                 if len(self._seen) > SEEN_IDS:
                     del self._seen[next(iter(self._seen))]
             subs = list(self._subs.get(event.uuid, ()))
+            self._counts['events'] += 1
+            self._counts['delivered'] += len(subs)
         for sub in subs:
             sub.deliver(event)

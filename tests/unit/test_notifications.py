@@ -233,6 +233,24 @@ def test_duplicate_message_is_delivered_once(listener, nova_transport):
         'instance.live_migration_pre.end']
 
 
+def test_counts_say_what_the_queue_brought(listener, nova_transport):
+    server = new_id()
+    collector = Collector(listener, server)
+    message_id = new_id()
+    send_raw(nova_transport, 'instance.live_migration_pre.start',
+             payload(server), message_id=message_id)
+    send_raw(nova_transport, 'instance.live_migration_pre.start',
+             payload(server), message_id=message_id)
+    send_raw(nova_transport, 'instance.update', payload(new_id()))
+    send_raw(nova_transport, 'instance.create.end', payload(server))
+    send_raw(nova_transport, 'instance.live_migration_pre.end',
+             payload(server))
+    # One handler thread: the last event's arrival follows the others'.
+    collector.wait_for(2)
+    assert listener.counts() == {'received': 5, 'events': 3,
+                                 'duplicates': 1, 'delivered': 2}
+
+
 def test_event_older_than_the_subscription_is_ignored(listener,
                                                       nova_transport):
     server = new_id()
@@ -497,6 +515,26 @@ def test_process_starts_one_listener_for_all_its_actions(broker_url):
         first = process.notification_listener(wanted)
         assert first is not None and first.listening
         assert process.notification_listener(wanted) is first
+    finally:
+        process.stop_listening()
+
+
+def test_process_counts_nothing_when_it_never_listened():
+    assert context.ProcessContext().notification_counts() is None
+
+
+def test_process_counts_are_its_listeners_counts(broker_url, nova):
+    process = context.ProcessContext()
+    wanted = settings(notification_transport_url=broker_url,
+                      notification_pool='watcher-migrate-test-' + new_id())
+    try:
+        listener = process.notification_listener(wanted)
+        server = new_id()
+        collector = Collector(listener, server)
+        nova.info({}, 'instance.live_migration_pre.start', payload(server))
+        collector.wait_for(1)
+        assert process.notification_counts() == listener.counts() == {
+            'received': 1, 'events': 1, 'duplicates': 0, 'delivered': 1}
     finally:
         process.stop_listening()
 
