@@ -185,6 +185,11 @@ class Migrate(action_base.BaseAction):
     def pre_condition(self):
         """Skip what needs no move; fail early on what cannot move."""
         request = self._resolve()
+        # The process's first action starts the recovery of what dead
+        # processes left; a move of a server being recovered waits for it
+        # before its state is judged.
+        self.gateway.context.journal(self.settings, self.gateway,
+                                     request.server_id)
         server = self.gateway.get_server(request.server_id)
         request = self._fit_to(server, request)
         try:

@@ -95,7 +95,7 @@ class ProcessContext(object):
         self._listeners = {}
         self._journals = {}
         self._recovery_lock = threading.Lock()
-        self._recovered = set()
+        self._recoveries = {}
 
     def service_read(self, endpoint):
         """The shared read of the compute services of ``endpoint``."""
@@ -127,15 +127,16 @@ class ProcessContext(object):
                         pool=settings.notification_pool)
         return listener if listener.start() else None
 
-    def journal(self, settings, gateway=None):
+    def journal(self, settings, gateway=None, server_id=None):
         """The journal ``settings`` name, recovered once if ``gateway``.
 
-        The first caller with a gateway reconciles the entries that dead
-        processes left (``recovery.recover``) while the others wait: a
-        move must not start before what is left of an earlier one of the
-        same server is settled. A failed recovery is logged and not tried
-        again by this process (``watcher-migrate recover`` can); only a
-        journal that cannot be used fails the caller.
+        The first caller with a gateway starts reconciling the entries
+        that dead processes left (``recovery.Recovering``), behind the
+        moves; a caller moving ``server_id`` waits only if that server's
+        earlier move is being recovered: Nova would refuse the new one
+        while the old one is under way. A failed recovery is logged and
+        not tried again by this process (``watcher-migrate recover``
+        can); only a journal that cannot be used fails the caller.
 
         :raises journal.JournalError: the journal cannot be used
         """
@@ -144,15 +145,19 @@ class ProcessContext(object):
             store = self._journals.get(path)
             if store is None:
                 store = self._journals[path] = moves_journal.Journal(path)
-        if gateway is not None and path not in self._recovered:
-            with self._recovery_lock:
-                if path not in self._recovered:
-                    store.open()
-                    # Imported here: recovery builds moves, which use
-                    # this module.
-                    from watcher_migrate import recovery
-                    recovery.recover_quietly(gateway, settings, store)
-                    self._recovered.add(path)
+        if gateway is None:
+            return store
+        with self._recovery_lock:
+            recovering = self._recoveries.get(path)
+            if recovering is None:
+                store.open()
+                # Imported here: recovery builds moves, which use this
+                # module.
+                from watcher_migrate import recovery
+                recovering = self._recoveries[path] = \
+                    recovery.Recovering(gateway, settings, store)
+        if server_id is not None:
+            recovering.wait_for(server_id)
         return store
 
     def notification_counts(self):

@@ -25,11 +25,15 @@ the move code itself (``moves``), as its owner would have:
 
 Entries of a live owner are never touched; those of another host are
 left alone and reported (only that host can tell whether their owner
-lives). ``recover`` is what the process's first move runs
-(``context.ProcessContext.journal``) and ``watcher-migrate recover``.
+lives). Entries are settled at once, each in a thread of its own: one long
+live migration left behind does not hold up the others. ``recover`` is
+what ``watcher-migrate recover`` runs; ``Recovering`` what the process's
+first move starts (``context.ProcessContext.journal``), behind the moves.
 """
 
+from concurrent import futures
 import dataclasses
+import threading
 import time
 
 from oslo_log import log
@@ -128,13 +132,15 @@ class Recovery(object):
         self.store = store
         self.wall = wall
 
-    def run(self, dry_run=False):
-        """Survey the journal and settle each orphaned entry.
+    def run(self, dry_run=False, findings=None, on_settled=None):
+        """Survey the journal and settle each orphaned entry, all at once.
 
+        :param findings: a survey already made (``survey(store)``)
+        :param on_settled: ``f(finding)`` called as each orphan is settled
         :returns: the ``Finding``s, with what was done
         """
-        findings = survey(self.store)
-        done = []
+        if findings is None:
+            findings = survey(self.store)
         for finding in findings:
             if finding.owner_state == OTHER_HOST:
                 LOG.warning('Server %s: %s migration in the journal %s is '
@@ -142,15 +148,26 @@ class Recovery(object):
                             'there', finding.entry.label,
                             finding.entry.migration_type, self.store.path,
                             finding.entry.owner)
-            if dry_run:
-                done.append(finding)
-            elif not finding.recoverable:
-                done.append(dataclasses.replace(
-                    finding, done='left alone: %s' % finding.owner_state))
-            else:
-                done.append(dataclasses.replace(
-                    finding, done=self.settle(finding.entry)))
-        return done
+        if dry_run:
+            return list(findings)
+        orphans = [f for f in findings if f.recoverable]
+
+        def settle(finding):
+            try:
+                return dataclasses.replace(
+                    finding, done=self.settle(finding.entry))
+            finally:
+                if on_settled is not None:
+                    on_settled(finding)
+        settled = {}
+        if orphans:
+            with futures.ThreadPoolExecutor(
+                    len(orphans), thread_name_prefix='recovery') as pool:
+                for finding, result in zip(orphans, pool.map(settle,
+                                                             orphans)):
+                    settled[finding.entry.id] = result
+        return [settled.get(f.entry.id) or dataclasses.replace(
+            f, done='left alone: %s' % f.owner_state) for f in findings]
 
     def settle(self, entry):
         """Claim an orphaned entry and settle its move; what was done."""
@@ -261,16 +278,77 @@ def recover(gateway, settings, store, dry_run=False):
     return Recovery(gateway, settings, store).run(dry_run=dry_run)
 
 
-def recover_quietly(gateway, settings, store):
-    """``recover`` for a process's first move: failures are only logged.
+class Recovering(object):
+    """The recovery a process's first move starts, behind the moves.
+
+    The journal is surveyed at once; its orphans are then settled in the
+    background, so that the new actions do not wait for a live migration
+    left behind to reach its deadline. Only a new move of a server being
+    recovered waits (``wait_for``): Nova would refuse it while the old
+    one is under way. Failures are logged; the new actions go on.
 
     :raises journal.JournalError: the journal cannot be used (the move
         could not be recorded either)
     """
-    try:
-        recover(gateway, settings, store)
-    except journal.JournalError:
-        raise
-    except Exception:
-        LOG.exception('Recovery of the moves of dead processes in %s '
-                      'failed; the new action goes on', store.path)
+
+    def __init__(self, gateway, settings, store, wall=time.time):
+        self._settle_timeout = settings.settle_timeout
+        self._wall = wall
+        self._lock = threading.Lock()
+        # server id -> (Event set once settled, the entry's deadline)
+        self._pending = {}
+        try:
+            findings = survey(store)
+        except journal.JournalError:
+            raise
+        except Exception:
+            LOG.exception('Recovery of the moves of dead processes in %s '
+                          'failed; the new action goes on', store.path)
+            return
+        for finding in findings:
+            if finding.recoverable:
+                self._pending[finding.entry.server_id] = (
+                    threading.Event(), finding.entry.deadline)
+        self._thread = threading.Thread(
+            target=self._run, name='recovery', daemon=True,
+            args=(Recovery(gateway, settings, store, wall), findings,
+                  store.path))
+        self._thread.start()
+
+    def _run(self, recovery, findings, path):
+        try:
+            recovery.run(findings=findings, on_settled=self._settled)
+        except Exception:
+            LOG.exception('Recovery of the moves of dead processes in %s '
+                          'failed; the new actions go on', path)
+        finally:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+            for settled, _deadline in pending.values():
+                settled.set()
+
+    def _settled(self, finding):
+        with self._lock:
+            pending = self._pending.pop(finding.entry.server_id, None)
+        if pending is not None:
+            pending[0].set()
+
+    def wait_for(self, server_id):
+        """Wait until the recovery of ``server_id`` (if any) has ended.
+
+        At most what is left of its deadline and a settle_timeout (a
+        stop after it) twice over; then the move goes on, and Nova
+        refuses it if the old one still runs.
+        """
+        with self._lock:
+            pending = self._pending.get(server_id)
+        if pending is None:
+            return
+        settled, deadline = pending
+        LOG.info('Server %s: waiting for the recovery of its earlier move',
+                 server_id)
+        bound = max(0.0, deadline - self._wall()) + 2 * self._settle_timeout
+        if not settled.wait(bound):
+            LOG.warning('Server %s: the recovery of its earlier move is '
+                        'still running after %.0f s; moving it anyway',
+                        server_id, bound)

@@ -356,7 +356,58 @@ def test_the_first_move_of_a_process_recovers_what_a_dead_one_left(
     assert helpers.run(helpers.migrate_action(
         cloud, server, 'host1', 'host3', context=process_context)) is True
 
+    assert placement(cloud, server) == ('host3', 'ACTIVE', None)
+    # The recovery runs behind the new move.
+    assert settled(store)
     assert placement(cloud, left) == ('host2', 'ACTIVE', None)
     assert cloud.migrations(left)[0]['status'] == 'confirmed'
-    assert placement(cloud, server) == ('host3', 'ACTIVE', None)
+
+
+def test_a_new_move_does_not_wait_for_a_long_migration_a_dead_one_left(
+        cloud, store, process_context):
+    left = cloud.create_server('host1')
+    cloud.set_driver(instance=left, live_duration=40)
+    live_migrate(cloud, left)
+    helpers.wait_for_migration_status(cloud, left, 'running')
+    orphan(store, left, deadline=300)
+    # Cold: the embedded Nova runs one live migration at a time.
+    server = cloud.create_server('host3')
+
+    assert helpers.run(helpers.migrate_action(
+        cloud, server, 'host3', 'host4', kind='cold',
+        context=process_context)) is True
+
+    # Done while the recovery still follows the one left behind.
+    assert cloud.migrations(left)[0]['status'] == 'running'
+    assert settled(store)
+    assert placement(cloud, left) == ('host2', 'ACTIVE', None)
+
+
+def test_a_move_of_a_server_being_recovered_waits_for_its_recovery(
+        cloud, store, process_context):
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=8)
+    live_migrate(cloud, server)
+    helpers.wait_for_migration_status(cloud, server, 'running')
+    orphan(store, server, deadline=300)
+
+    # Back to where the dead process was taking it from: Nova would have
+    # refused this move while the first one ran.
+    assert helpers.run(helpers.migrate_action(
+        cloud, server, 'host2', 'host1', context=process_context)) is True
+
+    assert placement(cloud, server) == ('host1', 'ACTIVE', None)
+    helpers.wait_for_migration_status(cloud, server, 'completed')
+    assert [m['status'] for m in cloud.migrations(server)] == \
+        ['completed', 'completed']
     assert store.entries() == []
+
+
+def settled(store, timeout=180):
+    """Whether the journal empties within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while store.entries():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True

@@ -152,7 +152,8 @@ class Move(object):
         :raises journal.JournalError: the journal cannot be written
         """
         request = self.request
-        store = self.gateway.context.journal(self.settings, self.gateway)
+        store = self.gateway.context.journal(
+            self.settings, self.gateway, self.request.server_id)
         entry = store.add(journal.Entry(
             server_id=request.server_id, server_name=request.server_name,
             migration_type=request.migration_type, source=self.source,
