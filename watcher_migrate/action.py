@@ -85,6 +85,10 @@ class Migrate(action_base.BaseAction):
         #: The Watcher action's UUID when whoever builds the action knows
         #: it (the journal of moves in flight records it).
         self.action_uuid = None
+        #: Whether pre_condition starts the recovery of what dead
+        #: processes left in the journal (off for ``watcher-migrate
+        #: check``, which must change nothing).
+        self.recovers = True
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._executing = False
@@ -188,8 +192,9 @@ class Migrate(action_base.BaseAction):
         # The process's first action starts the recovery of what dead
         # processes left; a move of a server being recovered waits for it
         # before its state is judged.
-        self.gateway.context.journal(self.settings, self.gateway,
-                                     request.server_id)
+        if self.recovers:
+            self.gateway.context.journal(self.settings, self.gateway,
+                                         request.server_id)
         server = self.gateway.get_server(request.server_id)
         request = self._fit_to(server, request)
         try:

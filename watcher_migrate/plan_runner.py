@@ -179,6 +179,8 @@ def check(plan, make_action, show_ids=False):
         action = None
         try:
             action = make_action(dict(planned.input_parameters))
+            # A check reads only: the journal's orphans are for run.
+            action.recovers = False
             action.validate_parameters()
             action.pre_condition()
         except exceptions.ActionSkipped as e:

@@ -132,15 +132,21 @@ class Recovery(object):
         self.store = store
         self.wall = wall
 
-    def run(self, dry_run=False, findings=None, on_settled=None):
+    def run(self, dry_run=False):
         """Survey the journal and settle each orphaned entry, all at once.
 
-        :param findings: a survey already made (``survey(store)``)
-        :param on_settled: ``f(finding)`` called as each orphan is settled
         :returns: the ``Finding``s, with what was done
         """
-        if findings is None:
-            findings = survey(self.store)
+        findings = self.survey()
+        if dry_run:
+            return findings
+        settled = self.settle_all(self.claim_orphans(findings))
+        return [settled.get(f.entry.id) or dataclasses.replace(
+            f, done='left alone: %s' % f.owner_state) for f in findings]
+
+    def survey(self):
+        """``survey(store)``, saying which entries are another host's."""
+        findings = survey(self.store)
         for finding in findings:
             if finding.owner_state == OTHER_HOST:
                 LOG.warning('Server %s: %s migration in the journal %s is '
@@ -148,41 +154,55 @@ class Recovery(object):
                             'there', finding.entry.label,
                             finding.entry.migration_type, self.store.path,
                             finding.entry.owner)
-        if dry_run:
-            return list(findings)
-        orphans = [f for f in findings if f.recoverable]
+        return findings
 
-        def settle(finding):
+    def claim_orphans(self, findings):
+        """Take over the orphans: [(finding, claimed entry or None)]."""
+        return [(f, self.claim(f.entry)) for f in findings if f.recoverable]
+
+    def settle_all(self, claimed, on_settled=None):
+        """Settle claimed orphans at once, each in a thread of its own.
+
+        :param claimed: what ``claim_orphans`` returned
+        :param on_settled: ``f(finding)`` called as each one is settled
+        :returns: {entry id: the finding with what was done}
+        """
+        def settle(pair):
+            finding, entry = pair
             try:
-                return dataclasses.replace(
-                    finding, done=self.settle(finding.entry))
+                done = ('taken over by another process' if entry is None
+                        else self.settle_claimed(finding.entry, entry))
+                return dataclasses.replace(finding, done=done)
             finally:
                 if on_settled is not None:
                     on_settled(finding)
         settled = {}
-        if orphans:
+        if claimed:
             with futures.ThreadPoolExecutor(
-                    len(orphans), thread_name_prefix='recovery') as pool:
-                for finding, result in zip(orphans, pool.map(settle,
-                                                             orphans)):
+                    len(claimed), thread_name_prefix='recovery') as pool:
+                for (finding, _), result in zip(claimed,
+                                                pool.map(settle, claimed)):
                     settled[finding.entry.id] = result
-        return [settled.get(f.entry.id) or dataclasses.replace(
-            f, done='left alone: %s' % f.owner_state) for f in findings]
+        return settled
 
-    def settle(self, entry):
-        """Claim an orphaned entry and settle its move; what was done."""
+    def claim(self, entry):
+        """Take ``entry`` over for this process; None if another did."""
         claimed = self.store.claim(entry, journal.Owner.current())
         if claimed is None:
             LOG.info('Server %s: the journal entry of its %s migration was '
                      'taken over by another process', entry.label,
                      entry.migration_type)
-            return 'taken over by another process'
+            return None
         LOG.warning('Server %s: %s migration%s from %s to %s of %s, a '
                     'process that is gone, is in the journal (phase %s): '
                     'settling it', entry.label, entry.migration_type,
                     _number(entry), entry.source,
                     entry.destination or 'a host chosen by the scheduler',
                     entry.owner, entry.phase)
+        return claimed
+
+    def settle_claimed(self, entry, claimed):
+        """Settle the move of an entry this process claimed."""
         try:
             done = self._settle(claimed)
         except Exception as e:
@@ -281,11 +301,12 @@ def recover(gateway, settings, store, dry_run=False):
 class Recovering(object):
     """The recovery a process's first move starts, behind the moves.
 
-    The journal is surveyed at once; its orphans are then settled in the
-    background, so that the new actions do not wait for a live migration
-    left behind to reach its deadline. Only a new move of a server being
-    recovered waits (``wait_for``): Nova would refuse it while the old
-    one is under way. Failures are logged; the new actions go on.
+    The journal is surveyed and its orphans claimed at once; they are
+    then settled in the background, so that the new actions do not wait
+    for a live migration left behind to reach its deadline. Only a new
+    move of a server being recovered waits (``wait_for``): Nova would
+    refuse it while the old one is under way. Failures are logged; the
+    new actions go on.
 
     :raises journal.JournalError: the journal cannot be used (the move
         could not be recorded either)
@@ -297,27 +318,25 @@ class Recovering(object):
         self._lock = threading.Lock()
         # server id -> (Event set once settled, the entry's deadline)
         self._pending = {}
+        recovery = Recovery(gateway, settings, store, wall)
         try:
-            findings = survey(store)
+            claimed = recovery.claim_orphans(recovery.survey())
         except journal.JournalError:
             raise
         except Exception:
             LOG.exception('Recovery of the moves of dead processes in %s '
                           'failed; the new action goes on', store.path)
             return
-        for finding in findings:
-            if finding.recoverable:
-                self._pending[finding.entry.server_id] = (
-                    threading.Event(), finding.entry.deadline)
-        self._thread = threading.Thread(
-            target=self._run, name='recovery', daemon=True,
-            args=(Recovery(gateway, settings, store, wall), findings,
-                  store.path))
-        self._thread.start()
+        for finding, entry in claimed:
+            if entry is not None:
+                self._pending[entry.server_id] = (threading.Event(),
+                                                  entry.deadline)
+        threading.Thread(target=self._run, name='recovery', daemon=True,
+                         args=(recovery, claimed, store.path)).start()
 
-    def _run(self, recovery, findings, path):
+    def _run(self, recovery, claimed, path):
         try:
-            recovery.run(findings=findings, on_settled=self._settled)
+            recovery.settle_all(claimed, on_settled=self._settled)
         except Exception:
             LOG.exception('Recovery of the moves of dead processes in %s '
                           'failed; the new actions go on', path)

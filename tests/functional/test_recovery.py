@@ -18,6 +18,7 @@ through Nova's API, as the dead process had sent it).
 """
 
 import io
+import json
 import logging
 import socket
 import subprocess
@@ -246,6 +247,11 @@ def test_the_entry_of_another_host_is_left_alone_and_reported(
 
 def recover_command(cloud, tmp_path, monkeypatch, *argv):
     """``watcher-migrate recover`` in-process: (exit code, output)."""
+    return tool_command(cloud, tmp_path, monkeypatch, 'recover', *argv)
+
+
+def tool_command(cloud, tmp_path, monkeypatch, command, *argv):
+    """``watcher-migrate COMMAND`` in-process: (exit code, output)."""
     for name, value in (('OS_AUTH_URL', cloud.auth_url),
                         ('OS_USERNAME', cloud.username),
                         ('OS_PASSWORD', cloud.password),
@@ -259,8 +265,34 @@ def recover_command(cloud, tmp_path, monkeypatch, *argv):
                       'poll_interval_min = 0.1\npoll_interval_max = 1.0\n')
     out = io.StringIO()
     code = cli.Tool(stdout=out, stderr=io.StringIO(), isatty=False).main(
-        ['recover', '--config-file', str(config)] + list(argv))
+        [command, '--config-file', str(config)] + list(argv))
     return code, out.getvalue()
+
+
+def test_check_leaves_the_orphans_alone(cloud, store, tmp_path, monkeypatch):
+    left = cloud.create_server('host1')
+    migration = cold_migrate_to_verify_resize(cloud, left)
+    orphan(store, left, kind='cold', migration_id=migration)
+    server = cloud.create_server('host1')
+    plan = tmp_path / 'plan.json'
+    plan.write_text(json.dumps([{
+        'action_type': 'nova_migrate',
+        'input_parameters': {'resource_id': server, 'migration_type': 'live',
+                             'source_node': 'host1',
+                             'destination_node': 'host2'}}]))
+    cloud.reset_requests()
+
+    code, out = tool_command(cloud, tmp_path, monkeypatch, 'check',
+                             str(plan))
+
+    assert code == 0, out
+    assert cloud.write_requests() == []
+    # Not even claimed: a run would have taken it over at once.
+    [entry] = store.entries()
+    assert not entry.owner.alive()
+    assert placement(cloud, left) == ('host2', 'VERIFY_RESIZE', None)
+    cloud.nova_client().servers.confirm_resize(left)
+    cloud.wait_for_server(left, 'ACTIVE', host='host2')
 
 
 def test_recover_dry_run_lists_the_orphans_and_changes_nothing(
