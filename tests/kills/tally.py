@@ -14,6 +14,7 @@
 
 import collections
 import dataclasses
+import textwrap
 import threading
 
 RECOVER_CLI = 'recover-cli'
@@ -38,6 +39,16 @@ class Iteration:
     plan_state: str = None
 
 
+LEGEND = (
+    'left: what the kill left in Nova (running: a migration still in '
+    'progress; VERIFY_RESIZE: waiting for a confirm); still VR: Nova still '
+    'showed VERIFY_RESIZE, unconfirmed, right after the kill; said: what '
+    'the recovery log says it did (finished the move, stopped it, or '
+    'dropped an ended one); left after: moves in progress or servers '
+    'misplaced once the restart ended and Nova had settled; violations: '
+    "kills with any broken promise, the recovery log's included.")
+
+
 class Tally(object):
     """Every iteration of the run, for the table printed at its end."""
 
@@ -59,6 +70,8 @@ class Tally(object):
             if it.kill.still_verify_resize:
                 row['still VR'] += 1
             row[it.restart] += 1
+            if it.said:
+                row['said ' + it.said] += 1
             if it.restart_code != 0:
                 row['restart failed'] += 1
             if it.left_after:
@@ -69,6 +82,7 @@ class Tally(object):
                 row['plan ' + it.plan_state] += 1
         columns = ['kills', 'left running', 'left VERIFY_RESIZE',
                    'left nothing', 'still VR', RECOVER_CLI, NEW_APPLIER,
+                   'said succeeded', 'said stopped', 'said dropped',
                    'restart failed', 'left after', 'violations']
         lines = ['%-8s %-17s ' % ('victim', 'moment') +
                  ' '.join('%*s' % (len(c), c) for c in columns) +
@@ -81,14 +95,7 @@ class Tally(object):
                 '%*d' % (len(c), row[c]) for c in columns) +
                 '  ' + (plans or '-'))
         lines.append('')
-        lines.append('left: what the kill left in Nova (running: a '
-                     'migration still in progress; VERIFY_RESIZE: waiting '
-                     'for a confirm); still VR: Nova still showed '
-                     'VERIFY_RESIZE, unconfirmed, right after the kill; '
-                     'left after: moves in progress or servers misplaced '
-                     'once the restart ended and Nova had settled; '
-                     'violations: kills with any broken promise, the '
-                     "recovery log's included.")
+        lines += textwrap.wrap(LEGEND, 79)
         for it in self.iterations:
             if it.violations:
                 lines.append('  %s %s (restart %s, exit %s): %s' % (
