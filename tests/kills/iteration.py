@@ -16,6 +16,9 @@
 gets a directory of its own for its config, journal and logs.
 """
 
+import logging
+
+from embedded_nova import client as embedded_client
 from tests import embedded_cloud
 from tests.kills import check
 from tests.kills import moments
@@ -25,6 +28,27 @@ from tests.kills import victims
 
 RESTARTS = {victims.CLI: (tally.RECOVER_CLI,),
             victims.APPLIER: (tally.NEW_APPLIER, tally.RECOVER_CLI)}
+# Boots of a server before the iteration gives up: the one-process Nova's
+# sqlite now and then fails a boot's write ("database is locked" in the
+# conductor), leaving the server in BUILD for ever, before any kill.
+BOOT_TRIES = 3
+
+LOG = logging.getLogger(__name__)
+
+
+def boot(cloud, host):
+    """A new ACTIVE server on ``host``; a boot Nova lost is tried again."""
+    for attempt in range(1, BOOT_TRIES + 1):
+        uuid = cloud.create_server(host, wait=False)
+        try:
+            cloud.wait_for_server(uuid, 'ACTIVE', host=host, timeout=120)
+            return uuid
+        except embedded_client.EmbeddedNovaError as e:
+            if attempt == BOOT_TRIES:
+                raise
+            LOG.warning('boot %d of a server on %s failed (%s); booting '
+                        'another', attempt, host, e)
+            cloud.compute('DELETE', '/servers/%s' % uuid)
 
 
 def _restart(cloud, watcher, kind, directory, config, rng, iteration):
@@ -39,7 +63,7 @@ def _restart(cloud, watcher, kind, directory, config, rng, iteration):
                                                           config)
         return log, None
     source, destination = rng.sample(embedded_cloud.HOSTS, 2)
-    bystander = cloud.create_server(source)
+    bystander = boot(cloud, source)
     step = moments.Move(bystander, moments.LIVE_COPY, source,
                         destination).step()
     iteration.restart_code, log, plan = victims.restart_applier(
@@ -62,7 +86,7 @@ def one_kill(cloud, watcher, victim, moment, rng, directory, number,
         kill left it, to see what recovery has to do)
     """
     source, destination = rng.sample(embedded_cloud.HOSTS, 2)
-    server = cloud.create_server(source)
+    server = boot(cloud, source)
     move = moments.arrange(cloud, server, moment, source, destination, rng)
     plan = None
     if victim == victims.CLI:
