@@ -164,11 +164,15 @@ class LiveSchedule(object):
     """
 
     def __init__(self, floor, cap, wall, predictor=None, lag=None,
-                 start=None):
+                 start=None, watch=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.wall = wall
         self.predictor = predictor or EndPredictor()
+        # The convergence.ConvergenceWatch judging the same reads, if any:
+        # a copy predicted to end after its stall window is read at the
+        # window's end, to see whether it still makes progress.
+        self.watch = watch
         # The process's FinishLag (its context's); a lag of its own alone.
         self.lag = lag or FinishLag()
         # Before the copy runs, looks back off from here (the first look's
@@ -186,17 +190,24 @@ class LiveSchedule(object):
         # The next look is for a landing late past the urgent looks: a
         # shared request at most ENDING_LATE_AGE old will do.
         self.late = False
+        # The next look is the one at the end of the stall window: it
+        # reads the figures, even in place of the server check.
+        self.stall_look = False
 
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
             return False
-        if self.predictor.end() is None:
+        if self.predictor.end() is None or self._stall_check_due():
             return True
         return self._overdue and self._ending_since is not None and \
             self.wall() - self._ending_since >= tuning.FIGURES_AGAIN_AFTER
 
+    def _stall_check_due(self):
+        check = self.watch.check_at() if self.watch is not None else None
+        return check is not None and self.wall() >= check - self.floor
+
     def next_delay(self, look):
-        self.urgent = self.late = False
+        self.urgent = self.late = self.stall_look = False
         now = self.wall()
         if self._target is not None and now >= self._target - self.floor:
             # The look meant for the end (a feed's news may wake it a
@@ -238,7 +249,16 @@ class LiveSchedule(object):
         self._target = target
         delay = target - now
         self.urgent = delay <= tuning.MAX_CAPS * self.cap
-        return min(delay, tuning.MAX_CAPS * self.cap)
+        delay = min(delay, tuning.MAX_CAPS * self.cap)
+        check = self.watch.check_at() if self.watch is not None else None
+        if check is not None and check - self.floor - now <= delay:
+            # The end of the stall window comes first: the look then (in
+            # place of the one between, at a long copy's cadence) tells
+            # whether the copy still converges.
+            self.urgent = False
+            self.stall_look = True
+            delay = max(self.floor, min(delay, check - now))
+        return delay
 
     def landed(self, at):
         """The server was seen on the destination at wall time ``at``."""
