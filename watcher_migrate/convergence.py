@@ -18,9 +18,9 @@ keeps growing. ``ConvergenceWatch`` judges the figures of the reads the
 tracker makes: the copy has stalled when the remaining memory has set no
 new low (by STALL_MIN_FALL) over the stall window (libvirt's remaining
 memory rises at each new pass of the copy, so only a new low is
-progress), or when the copy
-rate predicts an end past the move's deadline. Its ``Stall`` says so with
-the figures, for the action's message.
+progress), or when the rate of a steady fall predicts an end past the
+move's deadline. Its ``Stall`` says so with the figures, for the
+action's message.
 """
 
 import dataclasses
@@ -117,10 +117,11 @@ class ConvergenceWatch(object):
 
     def _predicted_late(self):
         end = self.predictor.end()
-        if end is None or self.deadline is None or end <= self.deadline:
+        if end is None or self.deadline is None or end <= self.deadline \
+                or not self.predictor.steady:
             return None
         return Stall(
-            'remaining %s, copying %s/s: the copy would end in %.0f s, '
+            'remaining %s, falling %s/s: the copy would end in %.0f s, '
             '%.0f s past the deadline' % (
                 size(self._latest.remaining), size(self.predictor.rate()),
                 end - self._latest.nova_at, end - self.deadline))

@@ -106,6 +106,10 @@ class EndPredictor(object):
         self._points = []
         self.precise = True
         self.figures_missing = False
+        # Running records seen without figures: Nova marks the record
+        # running before the driver's copy saves its first figures, so
+        # only a second such reading says that the driver saves none.
+        self._bare_readings = 0
         # Nothing left to copy: Nova is finishing, new figures say nothing.
         self.copied = False
 
@@ -119,7 +123,8 @@ class EndPredictor(object):
             return False
         if not migration.memory_total_bytes or \
                 migration.memory_remaining_bytes is None:
-            self.figures_missing = True
+            self._bare_readings += 1
+            self.figures_missing = self._bare_readings > 1
             return False
         at, fine = parse_nova_time(migration.updated_at)
         if at is None:
@@ -136,6 +141,18 @@ class EndPredictor(object):
     @property
     def readings(self):
         return len(self._points)
+
+    @property
+    def steady(self):
+        """Whether the last three readings fell, each below the one before.
+
+        A rate from two readings may span two passes of the copy (the
+        remaining memory rises at each): only a steady fall says how the
+        copy goes on.
+        """
+        return len(self._points) == 3 and all(
+            later[1] < earlier[1]
+            for earlier, later in zip(self._points, self._points[1:]))
 
     def rate(self):
         """Bytes the copy moves per second, or None until known."""
@@ -190,24 +207,26 @@ class LiveSchedule(object):
         # The next look is for a landing late past the urgent looks: a
         # shared request at most ENDING_LATE_AGE old will do.
         self.late = False
-        # The next look is the one at the end of the stall window: it
-        # reads the figures, even in place of the server check.
-        self.stall_look = False
 
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
             return False
-        if self.predictor.end() is None or self._stall_check_due():
+        if self.predictor.end() is None or self.stall_check_due():
             return True
         return self._overdue and self._ending_since is not None and \
             self.wall() - self._ending_since >= tuning.FIGURES_AGAIN_AFTER
 
-    def _stall_check_due(self):
+    def stall_check_due(self):
+        """Whether the stall window has ended since the copy's best figure.
+
+        The look then must read the figures, whatever else it could do:
+        they alone say whether the copy still converges.
+        """
         check = self.watch.check_at() if self.watch is not None else None
-        return check is not None and self.wall() >= check - self.floor
+        return check is not None and self.wall() >= check
 
     def next_delay(self, look):
-        self.urgent = self.late = self.stall_look = False
+        self.urgent = self.late = False
         now = self.wall()
         if self._target is not None and now >= self._target - self.floor:
             # The look meant for the end (a feed's news may wake it a
@@ -256,7 +275,6 @@ class LiveSchedule(object):
             # place of the one between, at a long copy's cadence) tells
             # whether the copy still converges.
             self.urgent = False
-            self.stall_look = True
             delay = max(self.floor, min(delay, check - now))
         return delay
 

@@ -136,7 +136,9 @@ MIGRATION_OPTS = [
              'looks at a long copy (6 x poll_interval_max), so checking '
              'it costs no extra request. Keep it longer than one pass of '
              'the copy over the guest\'s memory. 0: no stall detection, '
-             'the timeout alone.'),
+             'the timeout alone. A move followed by Nova\'s notifications '
+             '(notification_transport_url) reads no figures while its '
+             'events are heard, and is then left to its timeout.'),
     cfg.BoolOpt(
         'auto_confirm', default=True,
         help='Confirm a cold migration as soon as the server reaches '

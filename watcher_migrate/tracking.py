@@ -422,11 +422,12 @@ class MigrationTracker(object):
         # Woken by the shared feed with news of the server: the news
         # decides, at no cost; the figures can wait for their time.
         news = any(source.has_news() for source in self.server_sources)
-        # The look at the end of the stall window reads the figures even
-        # when the check is due: a record still running proves the move
-        # goes on, and the next look checks the server.
+        # Once the stall window has ended, the figures are read even when
+        # the check is due or news came: they alone say whether the copy
+        # still converges, and the next look sees the server.
+        stall_due = schedule.stall_check_due()
         if schedule.wants_figures() and \
-                (not check_due or schedule.stall_look) and not news and \
+                (stall_due or not (check_due or news)) and \
                 not self.figures.broken:
             if self._record_source is not None and \
                     self._last_status not in ('running', 'post-migrating') \

@@ -89,3 +89,19 @@ def test_with_a_window_of_0_a_stalled_copy_runs_to_its_timeout(cloud):
             live_migration_stall_window=0))
     assert 'did not finish within its 8 s live_timeout' in str(error.value)
     assert common.placement(cloud, server) == ('host1', 'ACTIVE', None)
+
+
+def test_a_copy_too_slow_for_its_timeout_is_aborted_as_stalled(cloud):
+    server = cloud.create_server('host1')
+    # Converging, but at a rate that ends the copy after 60 s.
+    cloud.set_driver(instance=server, live_duration=60,
+                     live_migration_monitor_interval=1)
+    with pytest.raises(exceptions.ActionFailed) as error:
+        common.run(common.migrate_action(
+            cloud, server, 'host1', 'host2', live_timeout=20,
+            live_migration_stall_window=10))
+    assert re.search(r'stalled: remaining [0-9]+ MiB, falling [0-9]+ MiB/s: '
+                     r'the copy would end in [0-9]+ s, [0-9]+ s past the '
+                     r'deadline; aborted', str(error.value)), str(error.value)
+    assert common.placement(cloud, server) == ('host1', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'cancelled'

@@ -106,26 +106,33 @@ def test_without_processed_figures_it_says_what_remaining_did():
         'processed: the rates of copying and dirtying are unknown')
 
 
+# 100 MiB/s with 6 GiB left at T0 + 2: about 61 s more.
+SLOW = [(0, 6 * GIB + 200 * MIB, 2 * GIB),
+        (1, 6 * GIB + 100 * MIB, 2 * GIB + 100 * MIB),
+        (2, 6 * GIB, 2 * GIB + 200 * MIB)]
+
+
 def test_a_predicted_end_past_the_deadline_is_a_stall():
-    # 100 MiB/s with 6 GiB left: about 61 s more, the deadline in 30 s.
-    readings = [(0, 6 * GIB + 200 * MIB, 2 * GIB),
-                (2, 6 * GIB, 2 * GIB + 200 * MIB)]
-    verdict = watched(readings, deadline=T0 + 30).verdict()
+    verdict = watched(SLOW, deadline=T0 + 30).verdict()
     assert verdict.reason == (
-        'remaining 6.0 GiB, copying 100 MiB/s: the copy would end in 61 s, '
+        'remaining 6.0 GiB, falling 100 MiB/s: the copy would end in 61 s, '
         '33 s past the deadline')
 
 
 def test_a_predicted_end_before_the_deadline_is_no_stall():
-    readings = [(0, 6 * GIB + 200 * MIB, 2 * GIB),
-                (2, 6 * GIB, 2 * GIB + 200 * MIB)]
-    assert watched(readings, deadline=T0 + 90).verdict() is None
+    assert watched(SLOW, deadline=T0 + 90).verdict() is None
 
 
 def test_a_predicted_end_past_the_deadline_with_window_0_is_no_stall():
-    readings = [(0, 6 * GIB + 200 * MIB, 2 * GIB),
-                (2, 6 * GIB, 2 * GIB + 200 * MIB)]
-    assert watched(readings, window=0, deadline=T0 + 30).verdict() is None
+    assert watched(SLOW, window=0, deadline=T0 + 30).verdict() is None
+
+
+def test_a_prediction_from_readings_of_two_passes_is_no_stall():
+    # The second pass began between them: remaining rose, then fell a
+    # little below where it was: the rate says nothing of the copy.
+    passes = [(0, 6 * GIB, 2 * GIB), (1, 6 * GIB + GIB, 3 * GIB),
+              (2, 6 * GIB - MIB, 3 * GIB + 100 * MIB)]
+    assert watched(passes, deadline=T0 + 30).verdict() is None
 
 
 def test_a_copy_no_longer_running_is_no_stall():

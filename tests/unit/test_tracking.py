@@ -64,8 +64,9 @@ def check_due(tracker):
 
 
 def schedule(urgent, late=False):
-    return types.SimpleNamespace(urgent=urgent, late=late, stall_look=False,
-                                 wants_figures=lambda: True)
+    return types.SimpleNamespace(urgent=urgent, late=late,
+                                 wants_figures=lambda: True,
+                                 stall_check_due=lambda: False)
 
 
 def test_the_look_at_the_predicted_end_sees_nova_as_it_is_now(tracker):
@@ -187,11 +188,13 @@ def test_the_look_at_the_end_of_the_stall_window_reads_the_figures(tracker):
             server) or [running])
     tracker.figures.gateway = tracker.gateway
     check_due(tracker)
+    tracker.server_sources.insert(0, Pushing('vm'))
     tracker.schedule = types.SimpleNamespace(
-        urgent=False, late=False, stall_look=True,
-        wants_figures=lambda: True, watch=None,
+        urgent=False, late=False, wants_figures=lambda: True,
+        stall_check_due=lambda: True, watch=None,
         predictor=end_prediction.EndPredictor())
     look = tracker.live_look()
-    # Though the server check is due: the next look makes it.
+    # Though the server check is due and news came: the next look sees
+    # the server.
     assert (reads, look.migration, tracker.asked_ages) == (
         [SERVER_ID], running, [])
