@@ -164,6 +164,23 @@ def detection_latencies(actions, events, name, tolerance=MATCH_TOLERANCE):
     return results
 
 
+def stop_seconds(events):
+    """Seconds from each live copy's start to its end, in Nova's driver.
+
+    For the stuck workload: how long a copy that never converges ran
+    before the action stopped it (abort or force-complete).
+    """
+    started = {}
+    result = []
+    for event in sorted(events, key=lambda e: e['time']):
+        if event['event'] == 'live_migration_started':
+            started[event['instance']] = event['time']
+        elif event['event'] == 'live_migration_finished' and \
+                event['instance'] in started:
+            result.append(event['time'] - started.pop(event['instance']))
+    return result
+
+
 def count_requests(requests, start, end):
     """Compute API requests that arrived in [start, end], by kind.
 

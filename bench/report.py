@@ -135,6 +135,30 @@ def anchor_table(rows):
     return '\n'.join(lines)
 
 
+def stuck_table(rows):
+    """How soon each variant stopped the stuck copies, and how."""
+    header = '%-10s %-12s %-8s %10s  %s' % (
+        'variant', 'stall window', 'timeout', 'stopped', 'how')
+    lines = [header, '-' * len(header)]
+    for row in rows:
+        if not row.get('stuck'):
+            continue
+        options = row.get('plugin_options') or {}
+        window = options.get('live_migration_stall_window')
+        stopped = row.get('stopped_after') or []
+        messages = [m or '' for m in row.get('status_messages') or ()]
+        how = ('stalled' if any('stalled' in m for m in messages)
+               else 'timeout' if any('did not finish' in m
+                                     for m in messages) else '-')
+        lines.append('%-10s %-12s %-8s %10s  %s' % (
+            row['variant'],
+            'default' if window is None else '%s s' % window,
+            '%s s' % options.get('live_timeout', '-'),
+            _number(max(stopped) if stopped else None, 8, '%.0f') + ' s',
+            how))
+    return '\n'.join(lines)
+
+
 def problems(rows):
     """Lines naming every failed action, unmatched one and run error."""
     lines = []
@@ -278,8 +302,10 @@ def text(results):
             variant['name'], variant['action_type'],
             '' if engine == 'taskflow'
             else ' through workflow_engine = %s' % engine,
-            ' '.join('[nova] %s = %s' % item for item in
-                     sorted(variant['nova_options'].items())) or
+            ' '.join(['[nova] %s = %s' % item for item in
+                      sorted(variant['nova_options'].items())] +
+                     ['%s = %s' % item for item in sorted(
+                         variant.get('plugin_options', {}).items())]) or
             'its default options',
             ', notification_transport_url = the broker'
             if variant.get('notifications') else ''))
@@ -304,6 +330,13 @@ def text(results):
         lines.append('Compute API requests of the concurrent and the '
                      'listening runs, by method and path:')
         lines += where
+    if any(row.get('stuck') for row in results['rows']):
+        lines.append('')
+        lines.append('A stuck live copy (the guest dirties memory as fast '
+                     'as it is copied): seconds')
+        lines.append("from its start to its stop in Nova's driver, with "
+                     'stall detection and by the timeout alone:')
+        lines.append(stuck_table(results['rows']))
     found = problems(results['rows'])
     if (results.get('broker') or {}).get('error'):
         found = broker + found

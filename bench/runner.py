@@ -164,6 +164,7 @@ class Runner(object):
             self.cloud.set_driver(instance=server,
                                   **workload.driver_behaviour())
         steps = self.steps(workload, variant, where)
+        plugin_options = dict(workload.plugin_options, **variant.settings)
         plan = self.site.create_plan(steps)
         self.cloud.reset_requests()
         self.cloud.reset_events()
@@ -177,7 +178,8 @@ class Runner(object):
                 nova_defaults={}, nova_options=variant.nova_options,
                 max_workers=max(deployment.MAX_WORKERS, workload.width),
                 applier_timeout=workload.applier_timeout(),
-                workflow_engine=variant.workflow_engine, **listening)
+                workflow_engine=variant.workflow_engine,
+                **dict(plugin_options, **listening))
         except deployment.ApplierError as exc:
             # The first line says how it ended; the rest is the logs' tail.
             error = str(exc).splitlines()[0]
@@ -220,7 +222,12 @@ class Runner(object):
             'failures': [{'uuid': a['uuid'], 'server': a['server'],
                           'state': a['state'],
                           'status_message': a['status_message']}
-                         for a in actions if a['state'] != 'SUCCEEDED'],
+                         for a in actions
+                         if a['state'] != workload.expected_state],
+            'stuck': workload.stuck,
+            'plugin_options': plugin_options,
+            'stopped_after': metrics.stop_seconds(events),
+            'status_messages': [a['status_message'] for a in actions],
             'error': error,
             'error_detail': error_detail,
         })

@@ -37,6 +37,14 @@ FIGURES_INTERVAL = 5.0
 NO_FIGURES = 0.0
 # Servers moved at once by the stock-shaped workload.
 STOCK_WIDTH = 6
+# The stuck workload: a copy that would take STUCK_DURATION s but whose
+# guest dirties its memory as fast as it is copied from STUCK_AT of it
+# on (the fake driver's live_dirty_at), under an operator's live_timeout
+# of STUCK_TIMEOUT s (a sized one would be 900 s): the plugin with its
+# default stall window against the timeout alone.
+STUCK_AT = 0.5
+STUCK_DURATION = 10.0
+STUCK_TIMEOUT = 300
 
 
 class Variant(object):
@@ -51,13 +59,18 @@ class Variant(object):
 
     def __init__(self, name, action_type, nova_options,
                  workflow_engine='taskflow', stock_only=False,
-                 notifications=False):
+                 notifications=False, settings=None,
+                 stuck_only=False):
         self.name = name
         self.action_type = action_type
         self.nova_options = dict(nova_options)
         self.workflow_engine = workflow_engine
         self.stock_only = stock_only
         self.notifications = notifications
+        # [watcher_actions.nova_migrate] values of this variant; it runs
+        # only on the stuck workload if stuck_only.
+        self.settings = dict(settings or {})
+        self.stuck_only = stuck_only
 
     def plugin_options(self, broker_url, pool):
         """[watcher_actions.nova_migrate] overrides of one applier run.
@@ -76,7 +89,8 @@ class Variant(object):
         return {'name': self.name, 'action_type': self.action_type,
                 'workflow_engine': self.workflow_engine,
                 'nova_options': self.nova_options,
-                'notifications': self.notifications}
+                'notifications': self.notifications,
+                'plugin_options': self.settings}
 
 
 # In the order they run for every workload. Everything not named here has
@@ -90,6 +104,9 @@ VARIANTS = (
     Variant('alias', 'migrate', {}, workflow_engine='nova_migrate',
             stock_only=True),
     Variant('builtin-1s', 'migrate', {'migration_interval': 1}),
+    # The plugin without stall detection: a stuck copy runs to its timeout.
+    Variant('no-stall', 'nova_migrate', {},
+            settings={'live_migration_stall_window': 0}, stuck_only=True),
 )
 
 
@@ -105,7 +122,8 @@ class Workload(object):
     """
 
     def __init__(self, name, kind, duration, width=1, chain=1,
-                 stock=False, figures_interval=FIGURES_INTERVAL):
+                 stock=False, figures_interval=FIGURES_INTERVAL,
+                 stuck=False):
         if kind not in ('live', 'cold'):
             raise ValueError('kind must be live or cold')
         if stock and chain != 1:
@@ -119,10 +137,21 @@ class Workload(object):
         self.stock = stock
         self.figures_interval = (float(figures_interval) if kind == 'live'
                                  else None)
+        # A live copy that never converges, which the action must abort:
+        # run by the plugin alone (the built-in action never aborts one).
+        self.stuck = stuck and kind == 'live'
+        self.expected_state = 'FAILED' if self.stuck else 'SUCCEEDED'
+        self.plugin_options = ({'live_timeout': STUCK_TIMEOUT}
+                               if self.stuck else {})
 
     def runs(self, variant):
         """Whether ``variant`` runs on this workload."""
-        return self.stock or not variant.stock_only
+        if self.stuck:
+            return (variant.action_type == 'nova_migrate' and
+                    variant.workflow_engine == 'taskflow' and
+                    not variant.notifications)
+        return (self.stock or not variant.stock_only) and \
+            not variant.stuck_only
 
     @property
     def migrations(self):
@@ -134,19 +163,22 @@ class Workload(object):
             return {'live_duration': self.duration,
                     'memory_bytes': MEMORY_BYTES,
                     'live_migration_monitor_interval':
-                        self.figures_interval}
+                        self.figures_interval,
+                    'live_dirty_at': STUCK_AT if self.stuck else None}
         return {'cold_duration': self.duration}
 
     def applier_timeout(self):
         """Seconds an applier run of this workload may take, generously."""
-        return int(240 + self.chain * (2 * self.duration + 30) +
+        stuck = STUCK_TIMEOUT if self.stuck else 0
+        return int(240 + stuck + self.chain * (2 * self.duration + 30) +
                    6 * self.width)
 
     def as_dict(self):
         return {'name': self.name, 'kind': self.kind,
                 'duration': self.duration, 'width': self.width,
                 'chain': self.chain, 'stock': self.stock,
-                'figures_interval': self.figures_interval}
+                'figures_interval': self.figures_interval,
+                'stuck': self.stuck, 'plugin_options': self.plugin_options}
 
 
 def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
@@ -174,6 +206,8 @@ def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
     # host_maintenance empties hosts: parallel moves, scheduler's choice.
     result.append(Workload('stock-maint', 'live', concurrent_duration,
                            width=STOCK_WIDTH, stock=True))
+    result.append(Workload('live-stuck', 'live', STUCK_DURATION,
+                           stuck=True))
     return [w for w in result if w.chain > 0 and w.width > 0]
 
 

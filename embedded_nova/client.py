@@ -439,7 +439,9 @@ class EmbeddedNova(object):
 
         Fields: live_duration, live_fail (None/'rollback'/'raise'),
         live_stall_at (None or the copy's fraction where it stops
-        converging), memory_bytes, disk_bytes,
+        converging), live_dirty_at (None or the copy's fraction from
+        where the guest dirties memory as fast as it is copied),
+        memory_bytes, disk_bytes,
         live_migration_monitor_interval, cold_duration, cold_fail
         (False/True/'rollback'), confirm_fail.
 

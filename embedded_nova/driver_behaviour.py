@@ -44,6 +44,13 @@ DEFAULT_BEHAVIOUR = {
     # runs until aborted or force-completed, like a guest dirtying its
     # memory faster than the copy.
     'live_stall_at': None,
+    # None, or the fraction of the memory copy (0 <= f < 1) from which
+    # the guest dirties its memory as fast as it is copied: memory
+    # processed keeps growing at the copy's rate while memory remaining
+    # goes down and back up around where it was (each pass copies what
+    # the last one left dirty), and the copy runs until aborted or
+    # force-completed. Not with live_stall_at.
+    'live_dirty_at': None,
     # Figures written on the migration record while it runs.
     'memory_bytes': 1 << 30,
     'disk_bytes': 0,
@@ -121,17 +128,27 @@ class DriverRegistry(object):
                     raise ValueError('%s must be a number >= 0%s, not %r'
                                      % (key, _NUMBER_HINTS.get(key, ''),
                                         value))
-        stall = fields.get('live_stall_at')
-        if stall is not None and (
-                isinstance(stall, bool) or
-                not isinstance(stall, (int, float)) or not 0 <= stall < 1):
-            raise ValueError('live_stall_at must be None or a number '
-                             '>= 0 and < 1')
+        for key in ('live_stall_at', 'live_dirty_at'):
+            stall = fields.get(key)
+            if stall is not None and (
+                    isinstance(stall, bool) or
+                    not isinstance(stall, (int, float)) or
+                    not 0 <= stall < 1):
+                raise ValueError('%s must be None or a number >= 0 and < 1'
+                                 % key)
 
     def configure(self, instance=None, **fields):
         """Set behaviour for one instance uuid, or the default (None)."""
         self._validate(fields)
         with self._lock:
+            merged = dict(self._default)
+            if instance is not None:
+                merged.update(self._per_instance.get(instance, {}))
+            merged.update(fields)
+            if merged['live_stall_at'] is not None and \
+                    merged['live_dirty_at'] is not None:
+                raise ValueError('live_stall_at and live_dirty_at are two '
+                                 'ways of not converging: set one')
             if instance is None:
                 self._default.update(fields)
             else:
@@ -199,33 +216,59 @@ class DriverRegistry(object):
 REGISTRY = DriverRegistry()
 
 
+# A guest dirtying its memory as fast as it is copied (live_dirty_at):
+# the copy's passes over what is left dirty each span this many saves of
+# the figures, the remaining memory falling by DIRTY_PASS_FALL of where
+# it stuck at each save of a pass, then back up at the next pass. Whole
+# saves per pass, so that every pass shows the same figures.
+DIRTY_PASS_SAVES = 4
+DIRTY_PASS_FALL = 0.1
+
+
+def dirty_remaining(level, saves):
+    """Remaining fraction at the ``saves``-th save since ``level`` done."""
+    left = 1.0 - level
+    return left - left * DIRTY_PASS_FALL * (saves % DIRTY_PASS_SAVES)
+
+
 def run_live_copy(behaviour, control, save, clock=time.monotonic):
     """Run a live copy until it is done or ``control`` is woken.
 
     :param behaviour: the instance's behaviour fields
     :param control: its :class:`LiveMigration` (abort, force-complete)
     :param save: ``f(fraction)`` saving the figures of the copy's
-        fraction done, called at the libvirt driver's cadence
+        fraction done, called at the libvirt driver's cadence; of a copy
+        that does not converge by dirtying (live_dirty_at),
+        ``f(processed, remaining)``, fractions of the memory (processed
+        grows past 1: pages copied again)
     :returns: True if the copy completed, False if woken before
     """
     duration = float(behaviour['live_duration'])
     interval = float(behaviour['live_migration_monitor_interval'])
     stall = behaviour['live_stall_at']
+    dirty = behaviour['live_dirty_at']
     start = clock()
     end = start + duration
     next_save = start
+    dirty_saves = 0
     while True:
         now = clock()
-        fraction = 1.0 if duration <= 0 else min(1.0,
-                                                 (now - start) / duration)
+        done = 1.0 if duration <= 0 else (now - start) / duration
+        fraction = min(1.0, done)
         stalled = stall is not None and fraction >= stall
         if stalled:
             fraction = stall
-        if fraction >= 1.0:
+        dirtying = dirty is not None and done >= dirty
+        stalled = stalled or dirtying
+        if fraction >= 1.0 and not dirtying:
             # libvirt saves nothing more once the copy is done.
             return True
         if interval and now >= next_save:
-            save(fraction)
+            if dirtying:
+                save(done, dirty_remaining(dirty, dirty_saves))
+                dirty_saves += 1
+            else:
+                save(fraction)
             # On a fixed schedule from the start, as libvirt's monitor
             # loop counts its turns.
             while next_save <= now:

@@ -62,24 +62,31 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
     # -- live migration ----------------------------------------------------
 
     @staticmethod
-    def _save_figures(migration, instance, fraction, behaviour):
-        """Save the copy's figures as libvirt's save_stats does."""
+    def _save_figures(migration, instance, fraction, behaviour,
+                      remaining=None):
+        """Save the copy's figures as libvirt's save_stats does.
+
+        ``remaining`` (a fraction of the memory) is left to copy; None:
+        what ``fraction`` has not copied.
+        """
         memory = int(behaviour['memory_bytes'])
         disk = int(behaviour['disk_bytes'])
         mem_done = int(memory * fraction)
-        disk_done = int(disk * fraction)
+        disk_done = int(disk * min(1.0, fraction))
+        mem_left = (memory - mem_done if remaining is None
+                    else int(memory * remaining))
         if migration is not None:
             migration.memory_total = memory
             migration.memory_processed = mem_done
-            migration.memory_remaining = memory - mem_done
+            migration.memory_remaining = mem_left
             migration.disk_total = disk
             migration.disk_processed = disk_done
             migration.disk_remaining = disk - disk_done
             migration.save()
-        remaining = 100
+        left = 100
         if memory:
-            remaining = round((memory - mem_done) * 100 / memory)
-        instance.progress = 100 - remaining
+            left = round(mem_left * 100 / memory)
+        instance.progress = 100 - left
         instance.save()
 
     def live_migration(self, context, instance, dest,
@@ -92,9 +99,10 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
         REGISTRY.record('live_migration_started', uuid, source=self._host,
                         dest=dest, migration=getattr(migration, 'uuid', None))
 
-        def save(fraction):
+        def save(fraction, remaining=None):
             try:
-                self._save_figures(migration, instance, fraction, behaviour)
+                self._save_figures(migration, instance, fraction, behaviour,
+                                   remaining)
             except Exception:
                 # Figures are cosmetic: never let them kill the migration.
                 pass

@@ -106,6 +106,10 @@ class EndPredictor(object):
         self._points = []
         self.precise = True
         self.figures_missing = False
+        # Running records seen without figures: Nova marks the record
+        # running before the driver's copy saves its first figures, so
+        # only a second such reading says that the driver saves none.
+        self._bare_readings = 0
         # Nothing left to copy: Nova is finishing, new figures say nothing.
         self.copied = False
 
@@ -119,7 +123,8 @@ class EndPredictor(object):
             return False
         if not migration.memory_total_bytes or \
                 migration.memory_remaining_bytes is None:
-            self.figures_missing = True
+            self._bare_readings += 1
+            self.figures_missing = self._bare_readings > 1
             return False
         at, fine = parse_nova_time(migration.updated_at)
         if at is None:
@@ -136,6 +141,18 @@ class EndPredictor(object):
     @property
     def readings(self):
         return len(self._points)
+
+    @property
+    def steady(self):
+        """Whether the last three readings fell, each below the one before.
+
+        A rate from two readings may span two passes of the copy (the
+        remaining memory rises at each): only a steady fall says how the
+        copy goes on.
+        """
+        return len(self._points) == 3 and all(
+            later[1] < earlier[1]
+            for earlier, later in zip(self._points, self._points[1:]))
 
     def rate(self):
         """Bytes the copy moves per second, or None until known."""
@@ -164,11 +181,15 @@ class LiveSchedule(object):
     """
 
     def __init__(self, floor, cap, wall, predictor=None, lag=None,
-                 start=None):
+                 start=None, watch=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.wall = wall
         self.predictor = predictor or EndPredictor()
+        # The convergence.ConvergenceWatch judging the same reads, if any:
+        # a copy predicted to end after its stall window is read at the
+        # window's end, to see whether it still makes progress.
+        self.watch = watch
         # The process's FinishLag (its context's); a lag of its own alone.
         self.lag = lag or FinishLag()
         # Before the copy runs, looks back off from here (the first look's
@@ -190,10 +211,19 @@ class LiveSchedule(object):
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
             return False
-        if self.predictor.end() is None:
+        if self.predictor.end() is None or self.stall_check_due():
             return True
         return self._overdue and self._ending_since is not None and \
             self.wall() - self._ending_since >= tuning.FIGURES_AGAIN_AFTER
+
+    def stall_check_due(self):
+        """Whether the stall window has ended since the copy's best figure.
+
+        The look then must read the figures, whatever else it could do:
+        they alone say whether the copy still converges.
+        """
+        check = self.watch.check_at() if self.watch is not None else None
+        return check is not None and self.wall() >= check
 
     def next_delay(self, look):
         self.urgent = self.late = False
@@ -238,7 +268,15 @@ class LiveSchedule(object):
         self._target = target
         delay = target - now
         self.urgent = delay <= tuning.MAX_CAPS * self.cap
-        return min(delay, tuning.MAX_CAPS * self.cap)
+        delay = min(delay, tuning.MAX_CAPS * self.cap)
+        check = self.watch.check_at() if self.watch is not None else None
+        if check is not None and check - self.floor - now <= delay:
+            # The end of the stall window comes first: the look then (in
+            # place of the one between, at a long copy's cadence) tells
+            # whether the copy still converges.
+            self.urgent = False
+            delay = max(self.floor, min(delay, check - now))
+        return delay
 
     def landed(self, at):
         """The server was seen on the destination at wall time ``at``."""

@@ -118,8 +118,27 @@ MIGRATION_OPTS = [
                                           'copy); a migration still queued '
                                           'is aborted.')],
         help='What to do with a live migration still in progress when its '
-             'timeout expires. Either way the action waits for Nova to '
-             'settle and never leaves a migration running.'),
+             'timeout expires, or when it stalls (see '
+             'live_migration_stall_window). Either way the action waits '
+             'for Nova to settle and never leaves a migration running.'),
+    cfg.IntOpt(
+        'live_migration_stall_window', default=120, min=0,
+        help='Seconds a live migration\'s memory remaining (Nova\'s '
+             'progress figures) may go without falling to a new low '
+             'before the copy is taken as stalled (the guest dirties its '
+             'memory as fast as it is copied) and timeout_action is '
+             'applied at once, instead of at the timeout. The copy is '
+             'also taken as stalled when its rate predicts an end past '
+             'the timeout. 120 s spans many of libvirt\'s figure saves '
+             '(every 5 s) and a full pass over the memory of most guests '
+             'at a 1 GiB/s link, so a converging copy always sets a new '
+             'low within it; it is also a multiple of the 30 s between '
+             'looks at a long copy (6 x poll_interval_max), so checking '
+             'it costs no extra request. Keep it longer than one pass of '
+             'the copy over the guest\'s memory. 0: no stall detection, '
+             'the timeout alone. A move followed by Nova\'s notifications '
+             '(notification_transport_url) reads no figures while its '
+             'events are heard, and is then left to its timeout.'),
     cfg.BoolOpt(
         'auto_confirm', default=True,
         help='Confirm a cold migration as soon as the server reaches '

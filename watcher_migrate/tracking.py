@@ -27,6 +27,7 @@ import time
 from oslo_log import log
 
 from watcher_migrate import change_feed
+from watcher_migrate import convergence
 from watcher_migrate import end_prediction
 from watcher_migrate import exceptions
 from watcher_migrate import notification_source
@@ -322,9 +323,11 @@ class MigrationTracker(object):
         """End the current sleep between looks (abort, shutdown)."""
         self.wake.set()
 
-    def live_schedule(self):
+    def live_schedule(self, timeout=None):
         """The schedule of looks at a live migration, made once.
 
+        :param timeout: seconds from now the move may take: a copy
+            predicted to end later has stalled
         :returns: (the schedule, the delay before its first look)
         """
         first = max(min(tuning.FIRST_LOOK,
@@ -332,11 +335,28 @@ class MigrationTracker(object):
                         * self.settings.poll_interval_min),
                     self._start_lag.seconds, self.heard_first_delay())
         if self.schedule is None:
+            predictor = end_prediction.EndPredictor()
+            watch = convergence.ConvergenceWatch(
+                self.settings.live_migration_stall_window,
+                deadline=(None if timeout is None
+                          else self._wall_now() + timeout),
+                predictor=predictor)
             self.schedule = self.heard(end_prediction.LiveSchedule(
                 self.settings.poll_interval_min,
                 self.settings.poll_interval_max, wall=self.wall,
-                lag=self._context.finish_lag, start=first))
+                predictor=predictor, lag=self._context.finish_lag,
+                start=first, watch=watch))
         return self.schedule, first
+
+    def stalled(self):
+        """A ``convergence.Stall`` once the copy's figures say so; or None."""
+        if self.schedule is None or self.schedule.watch is None:
+            return None
+        return self.schedule.watch.verdict()
+
+    def _wall_now(self):
+        # As _progress_of: not asking the wall clock again.
+        return self._started_wall + (self.clock() - self._started_at)
 
     def heard(self, schedule):
         """``schedule``, paused while Nova's events of the move are heard."""
@@ -442,7 +462,12 @@ class MigrationTracker(object):
         # Woken by the shared feed with news of the server: the news
         # decides, at no cost; the figures can wait for their time.
         news = any(source.has_news() for source in self.server_sources)
-        if schedule.wants_figures() and not check_due and not news and \
+        # Once the stall window has ended, the figures are read even when
+        # the check is due or news came: they alone say whether the copy
+        # still converges, and the next look sees the server.
+        stall_due = schedule.stall_check_due()
+        if schedule.wants_figures() and \
+                (stall_due or not (check_due or news)) and \
                 not self.figures.broken:
             if self._record_source is not None and \
                     self._last_status not in ('running', 'post-migrating') \
@@ -467,6 +492,8 @@ class MigrationTracker(object):
                     # new figure in it would wake this action for nothing.
                     self._unwatch_records()
                 schedule.predictor.add(ours)
+                if schedule.watch is not None:
+                    schedule.watch.add(ours, self._wall_now())
                 if ours.status != 'post-migrating':
                     return Look(migration=ours, at=self.clock())
             # The copy is over: the landing is due.

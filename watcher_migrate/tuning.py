@@ -150,6 +150,12 @@ ENDING_LATE_WATCH = 60.0
 # read again to say until when.
 FIGURES_AGAIN_AFTER = 2.0
 
+# A live copy's remaining memory must fall this fraction below its lowest
+# yet to count as progress (convergence): figures that wobble by a few
+# pages from pass to pass are a copy going nowhere, and a copy gaining
+# less than this per stall window would take hours.
+STALL_MIN_FALL = 0.01
+
 # -- the Nova API (nova_gateway) ------------------------------------------
 
 # A negotiated microversion is trusted this long: Nova is upgraded rarely,

@@ -369,7 +369,8 @@ def test_the_alias_engine_runs_only_on_the_stock_shaped_workload():
     assert [v.workflow_engine for v in alias] == ['nova_migrate']
     assert names['stock-maint'].runs(alias[0])
     assert not names['live-20s'].runs(alias[0])
-    assert all(names['stock-maint'].runs(v) for v in workloads.VARIANTS)
+    assert all(names['stock-maint'].runs(v) for v in workloads.VARIANTS
+               if not v.stuck_only)
 
 
 def test_a_stock_shaped_workload_cannot_chain_moves():
@@ -406,3 +407,49 @@ def test_the_report_gives_live_latency_from_each_nova_anchor():
     assert len(lines) == 4
     assert lines[3].split() == ['live-20s', 'plugin', '0.40', '0.45',
                                 '0.05', '0.10', '-0.02', '-']
+
+
+# -- the stuck live copy ----------------------------------------------------
+
+def test_the_stuck_copy_is_run_by_the_plugin_with_and_without_detection():
+    stuck = {w.name: w for w in workloads.workloads()}['live-stuck']
+    assert [v.name for v in workloads.VARIANTS if stuck.runs(v)] == [
+        'plugin', 'no-stall']
+
+
+def test_the_timeout_alone_variant_runs_on_the_stuck_copy_alone():
+    no_stall = [v for v in workloads.VARIANTS if v.name == 'no-stall'][0]
+    assert no_stall.settings == {'live_migration_stall_window': 0}
+    assert [w.name for w in workloads.workloads() if w.runs(no_stall)] == [
+        'live-stuck']
+
+
+def test_the_stuck_copy_dirties_its_memory_and_is_expected_to_fail():
+    stuck = {w.name: w for w in workloads.workloads()}['live-stuck']
+    assert stuck.driver_behaviour()['live_dirty_at'] == workloads.STUCK_AT
+    assert stuck.expected_state == 'FAILED'
+    assert stuck.plugin_options == {'live_timeout': workloads.STUCK_TIMEOUT}
+
+
+def test_a_copy_runs_from_its_start_to_its_finish_event():
+    events = [live_started(SERVER, T0), live_started(OTHER, T0 + 1),
+              live_finished(OTHER, T0 + 301, outcome='cancelled'),
+              live_finished(SERVER, T0 + 125, outcome='cancelled')]
+    assert metrics.stop_seconds(events) == [125.0, 300.0]
+
+
+def test_the_report_says_how_soon_each_variant_stopped_the_stuck_copy():
+    rows = [{'workload': 'live-stuck', 'variant': 'plugin', 'stuck': True,
+             'plugin_options': {'live_timeout': 300},
+             'stopped_after': [126.4],
+             'status_messages': ['... stalled: remaining ...; aborted']},
+            {'workload': 'live-stuck', 'variant': 'no-stall', 'stuck': True,
+             'plugin_options': {'live_timeout': 300,
+                                'live_migration_stall_window': 0},
+             'stopped_after': [301.2],
+             'status_messages': ['... did not finish within its 300 s']},
+            {'workload': 'live-3s', 'variant': 'plugin', 'stuck': False}]
+    lines = report.stuck_table(rows).splitlines()
+    assert [line.split() for line in lines[2:]] == [
+        ['plugin', 'default', '300', 's', '126', 's', 'stalled'],
+        ['no-stall', '0', 's', '300', 's', '301', 's', 'timeout']]

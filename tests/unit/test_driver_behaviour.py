@@ -146,6 +146,64 @@ def test_a_stalled_copy_without_figures_waits_until_woken():
                 **{INTERVAL: 0}) == (False, [])
 
 
+def dirty_copy(woken_after, **fields):
+    """A copy that dirties as fast as it copies: (completed, saves).
+
+    Each save is (second, processed fraction, remaining fraction).
+    """
+    behaviour = dict(driver_behaviour.DEFAULT_BEHAVIOUR, **fields)
+    clock = Clock()
+    saves = []
+    completed = driver_behaviour.run_live_copy(
+        behaviour, Control(Wakeup(clock, woken_after)),
+        lambda *figures: saves.append((clock.now - 100.0,) + figures),
+        clock=clock)
+    return completed, saves
+
+
+def test_a_dirtying_copy_runs_until_woken():
+    completed, _ = dirty_copy(woken_after=60, live_duration=2,
+                              live_dirty_at=0.5, **{INTERVAL: 1})
+    assert not completed
+
+
+def test_a_dirtying_copy_keeps_processing_memory():
+    _, saves = dirty_copy(woken_after=20, live_duration=4,
+                          live_dirty_at=0.5, **{INTERVAL: 1})
+    processed = [save[1] for save in saves]
+    assert processed == sorted(processed) and processed[-1] > 4
+
+
+def test_a_dirtying_copy_never_brings_remaining_memory_to_a_new_low():
+    _, saves = dirty_copy(woken_after=40, live_duration=4,
+                          live_dirty_at=0.5, **{INTERVAL: 1})
+    remaining = [save[2] for save in saves if save[1] >= 0.5]
+    first_pass = remaining[:driver_behaviour.DIRTY_PASS_SAVES]
+    assert len(remaining) > 3 * len(first_pass)
+    assert min(remaining) == min(first_pass)
+    assert max(remaining) == 0.5
+
+
+def test_a_dirtying_copy_copies_as_fast_before_and_after_it_sticks():
+    _, saves = dirty_copy(woken_after=20, live_duration=4,
+                          live_dirty_at=0.5, **{INTERVAL: 1})
+    steps = {round(b[1] - a[1], 9) for a, b in zip(saves, saves[1:])}
+    assert steps == {0.25}
+
+
+def test_a_copy_cannot_both_freeze_and_dirty():
+    registry = driver_behaviour.DriverRegistry()
+    registry.configure('server', live_stall_at=0.5)
+    with pytest.raises(ValueError, match='set one'):
+        registry.configure('server', live_dirty_at=0.5)
+
+
+@pytest.mark.parametrize('value', [1, -0.1, True, 'half'])
+def test_a_dirtying_fraction_outside_0_to_1_is_refused(value):
+    with pytest.raises(ValueError, match='live_dirty_at must be None or'):
+        driver_behaviour.DriverRegistry().configure(live_dirty_at=value)
+
+
 def test_a_copy_woken_before_its_end_does_not_complete():
     completed, saves = copy(woken_after=6, live_duration=60)
     assert not completed

@@ -16,6 +16,7 @@ import datetime
 
 import pytest
 
+from watcher_migrate import convergence
 from watcher_migrate import end_prediction
 from watcher_migrate import nova_gateway
 from watcher_migrate import tuning
@@ -85,7 +86,16 @@ def test_a_record_past_the_copy_ends_the_reading_of_figures():
 def test_a_record_without_figures_means_no_prediction_at_all():
     predictor = end_prediction.EndPredictor()
     predictor.add(record(T0, None, total=0))
+    predictor.add(record(T0 + 1, None, total=0))
     assert predictor.figures_missing
+
+
+def test_a_copy_just_begun_without_figures_yet_is_read_again():
+    # Nova marks the record running before the driver's first save.
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, None, total=0))
+    assert not predictor.figures_missing
+    assert predictor.add(record(T0 + 1, GIB))
 
 
 def schedule_at(now, lag=0.3):
@@ -269,3 +279,69 @@ def test_the_start_lag_grows_no_further_than_its_bound():
     lag = end_prediction.StartLag(high=3.0)
     lag.not_begun(60.0)
     assert lag.seconds == 3.0
+
+
+def watched_schedule_at(now, window):
+    clock = [now]
+    predictor = end_prediction.EndPredictor()
+    watch = convergence.ConvergenceWatch(window, predictor=predictor)
+    schedule = end_prediction.LiveSchedule(
+        0.2, 5.0, wall=lambda: clock[0], predictor=predictor,
+        lag=end_prediction.FinishLag(initial=0.3), watch=watch)
+    return schedule, clock
+
+
+def read(schedule, migration, at):
+    schedule.predictor.add(migration)
+    schedule.watch.add(migration, at)
+
+
+def read_a_long_copy(schedule):
+    """Two readings at T0 and T0 + 2; the copy ends 180 s later."""
+    read(schedule, record(T0, 100 * GIB), T0)
+    # A fall of more than STALL_MIN_FALL: a new low.
+    read(schedule, record(T0 + 2, 100 * GIB - 11 * GIB // 10), T0 + 2)
+
+
+def test_a_copy_ending_after_its_stall_window_is_read_at_the_window_end():
+    schedule, clock = watched_schedule_at(T0 + 2, window=10)
+    read_a_long_copy(schedule)
+    # The low was read at T0 + 2: the window ends at T0 + 12.
+    assert abs(schedule.next_delay(None) - 10) < 0.01
+    clock[0] = T0 + 12
+    assert schedule.stall_check_due() and schedule.wants_figures()
+
+
+def test_a_copy_ending_within_its_stall_window_is_looked_at_as_before():
+    plain, _ = schedule_at(T0 + 3)
+    schedule, _ = watched_schedule_at(T0 + 3, window=120)
+    for each in (plain, schedule):
+        each.predictor.add(record(T0, GIB))
+        each.predictor.add(record(T0 + 2, GIB - GIB // 10))
+    read(schedule, record(T0 + 2, GIB - GIB // 10), T0 + 2)
+    assert schedule.next_delay(None) == plain.next_delay(None)
+    assert not schedule.wants_figures()
+
+
+def test_a_long_copy_is_read_at_a_window_end_a_multiple_of_its_cadence():
+    # 120 s is four of the 30 s looks at a long copy: the fourth reads
+    # the figures, and no look is added.
+    schedule, clock = watched_schedule_at(T0 + 2, window=120)
+    read_a_long_copy(schedule)
+    delays = []
+    for _ in range(4):
+        delays.append(schedule.next_delay(None))
+        clock[0] += delays[-1]
+    assert delays == [tuning.MAX_CAPS * 5.0] * 4
+    assert schedule.stall_check_due() and schedule.wants_figures()
+
+
+def test_a_window_of_0_adds_no_look_at_a_long_copy():
+    schedule, clock = watched_schedule_at(T0 + 2, window=0)
+    read_a_long_copy(schedule)
+    delays = []
+    for _ in range(6):
+        delays.append(schedule.next_delay(None))
+        clock[0] += delays[-1]
+        assert not schedule.wants_figures()
+    assert delays == [tuning.MAX_CAPS * 5.0] * 6

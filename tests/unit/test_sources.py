@@ -247,7 +247,8 @@ def test_figures_nova_refuses_hand_the_live_look_to_the_server(caplog):
     nova.list_live_migrations_in_progress = refused
     tracker = make_tracker(nova, shared_tracking=False)
     tracker.schedule = types.SimpleNamespace(
-        urgent=False, late=False, wants_figures=lambda: True)
+        urgent=False, late=False, wants_figures=lambda: True,
+        stall_check_due=lambda: False)
     for _ in range(3):
         look = tracker.live_look()
         assert look.server is not None

@@ -65,7 +65,8 @@ def check_due(tracker):
 
 def schedule(urgent, late=False):
     return types.SimpleNamespace(urgent=urgent, late=late,
-                                 wants_figures=lambda: True)
+                                 wants_figures=lambda: True,
+                                 stall_check_due=lambda: False)
 
 
 def test_the_look_at_the_predicted_end_sees_nova_as_it_is_now(tracker):
@@ -177,3 +178,23 @@ def test_progress_carries_the_time_of_nova_s_figures_and_the_rate():
     # 1800000000 is 2027-01-15T08:00:00Z.
     assert (progress.figures_at, progress.copy_rate, progress.read_at) == (
         1800000003.0, 100 << 20, 1800000100.0)
+
+
+def test_the_look_at_the_end_of_the_stall_window_reads_the_figures(tracker):
+    running = figures(5.0, 500 << 20)
+    reads = []
+    tracker.gateway = types.SimpleNamespace(
+        list_live_migrations_in_progress=lambda server: reads.append(
+            server) or [running])
+    tracker.figures.gateway = tracker.gateway
+    check_due(tracker)
+    tracker.server_sources.insert(0, Pushing('vm'))
+    tracker.schedule = types.SimpleNamespace(
+        urgent=False, late=False, wants_figures=lambda: True,
+        stall_check_due=lambda: True, watch=None,
+        predictor=end_prediction.EndPredictor())
+    look = tracker.live_look()
+    # Though the server check is due and news came: the next look sees
+    # the server.
+    assert (reads, look.migration, tracker.asked_ages) == (
+        [SERVER_ID], running, [])

@@ -14,9 +14,12 @@
 
 The server decides the answer (on the destination and idle is success);
 the record's progress figures tell when to look (end_prediction). On
-timeout the move is forced to complete or aborted, as timeout_action
-says, and Nova is left settled either way.
+timeout, or once the figures show the copy stalled (convergence), the
+move is forced to complete or aborted, as timeout_action says, and Nova
+is left settled either way.
 """
+
+import dataclasses
 
 from oslo_log import log
 
@@ -30,6 +33,18 @@ from watcher_migrate import tuning
 from watcher_migrate import waiting
 
 LOG = log.getLogger(__name__)
+
+# The verdict of a wait whose copy stalled (convergence).
+STALLED = 'stalled'
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cause:
+    """Why timeout_action is applied, in the words of each outcome."""
+
+    aborted: str
+    while_aborting: str
+    forced: str
 
 
 class LiveMove(base.Move):
@@ -47,12 +62,12 @@ class LiveMove(base.Move):
         :returns: an Outcome (an aborted or timed-out move has stopped)
         """
         tracker = self.tracker
-        schedule, first = tracker.live_schedule()
+        schedule, first = tracker.live_schedule(timeout)
         try:
             phase, look = waiting.wait_for(
                 tracker.through_outages(
                     lambda: self.explained(tracker.live_look())),
-                self.decided, schedule,
+                self._decided_or_stalled, schedule,
                 deadline=self.clock() + timeout, cancel=self.cancel,
                 what='live migration of %s' % self.request.label,
                 clock=self.clock, on_poll=tracker.log_progress,
@@ -61,7 +76,15 @@ class LiveMove(base.Move):
             return self.stopped_by_abort(self.stop())
         except waiting.WaitTimeout as e:
             return self._timed_out(e, timeout, knob)
+        if phase == STALLED:
+            return self._stalled(look)
         return self._answer(phase, look)
+
+    def _decided_or_stalled(self, look):
+        decided = self.decided(look)
+        if decided is None and self.tracker.stalled() is not None:
+            return STALLED, look
+        return decided
 
     def _answer(self, phase, look):
         if phase != phases.LANDED:
@@ -80,23 +103,41 @@ class LiveMove(base.Move):
                     '(%s); applying timeout_action=%s', self.request.label,
                     timeout.waited, tracker.describe(timeout.last),
                     self.settings.timeout_action)
+        return self._apply_timeout_action(_Cause(
+            aborted='did not finish within its %d s %s and was aborted'
+            % (seconds, knob),
+            while_aborting='after its %d s %s' % (seconds, knob),
+            forced='at its timeout'))
+
+    def _stalled(self, look):
+        """The copy stopped converging: timeout_action now, not later."""
+        stall = self.tracker.stalled()
+        LOG.warning('Server %s: live migration%s stalled: %s (%s); applying '
+                    'timeout_action=%s', self.request.label, self.number(),
+                    stall.reason, self.tracker.describe(look),
+                    self.settings.timeout_action)
+        return self._apply_timeout_action(_Cause(
+            aborted='stalled: %s; aborted' % stall.reason,
+            while_aborting='after it stalled (%s)' % stall.reason,
+            forced='when it stalled: %s' % stall.reason))
+
+    def _apply_timeout_action(self, cause):
+        """Force-complete or abort, as timeout_action says, for ``cause``."""
         if self.settings.timeout_action == options.TIMEOUT_FORCE_COMPLETE:
-            outcome = self._force_complete()
+            outcome = self._force_complete(cause.forced)
             if outcome is not None:
                 return outcome
         outcome = self.stop()
         if outcome.ok:
             return base.Outcome(
-                True, 'live migration completed while being aborted after '
-                'its %d s %s: %s' % (seconds, knob, outcome.reason),
-                outcome.look)
+                True, 'live migration completed while being aborted %s: %s'
+                % (cause.while_aborting, outcome.reason), outcome.look)
         return base.Outcome(
-            False, 'live migration from %s to %s did not finish within its '
-            '%d s %s and was aborted: %s'
-            % (self.source, self.request.destination_label, seconds, knob,
+            False, 'live migration from %s to %s %s: %s'
+            % (self.source, self.request.destination_label, cause.aborted,
                outcome.reason), outcome.look)
 
-    def _force_complete(self):
+    def _force_complete(self, when):
         """Force a running migration to complete; None if it could not."""
         tracker = self.tracker
         look = tracker.look()
@@ -125,7 +166,7 @@ class LiveMove(base.Move):
         outcome = self._answer(phase, look)
         if outcome.ok:
             return base.Outcome(
-                True, outcome.reason + ', forced to complete at its timeout',
+                True, outcome.reason + ', forced to complete ' + when,
                 outcome.look)
         return outcome
 
