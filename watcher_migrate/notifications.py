@@ -66,10 +66,47 @@ SEEN_IDS = 1024
 # How long stop() waits for the consumer to end: while the bus is down,
 # oslo.messaging ends it only once it has reconnected.
 STOP_TIMEOUT = 5.0
+# Default of notification_queue_expiry (options.py says why).
+QUEUE_EXPIRY = 600
 # The logger (named by oslo.log) of oslo.messaging's RabbitMQ driver,
 # which reports each failed (re)connection with the broker's host and
 # port; nothing public says the bus was lost.
 RABBIT_LOGGER = 'oslo.messaging._drivers.impl_rabbit'
+
+
+def expire_queue(transport, queue, seconds):
+    """Have the broker delete ``queue`` and its old messages in time.
+
+    oslo.messaging declares a notification pool's queue with no
+    arguments (unlike its reply and fanout queues, which get
+    ``rabbit_transient_queues_ttl``): it would stay and fill for ever once
+    nothing consumes it. So the connections of this listener's own
+    transport declare it with ``x-expires`` and ``x-message-ttl``, at
+    each (re)connection, as oslo.messaging declares it.
+
+    :returns: False if the transport is not oslo.messaging's RabbitMQ
+        driver as known (the queue then has no expiry)
+    """
+    from oslo_messaging._drivers import impl_rabbit
+    connections = getattr(getattr(transport, '_driver', None),
+                          '_connection_pool', None)
+    base = getattr(connections, 'connection_cls', None)
+    if not (isinstance(base, type) and
+            issubclass(base, impl_rabbit.Connection)):
+        return False
+    millis = int(seconds * 1000)
+
+    class ExpiringQueueConnection(base):
+        def declare_consumer(self, consumer):
+            if getattr(consumer, 'queue_name', None) == queue:
+                consumer.queue_arguments = dict(
+                    consumer.queue_arguments or {},
+                    **{'x-expires': millis, 'x-message-ttl': millis})
+            return super(ExpiringQueueConnection,
+                         self).declare_consumer(consumer)
+
+    connections.connection_cls = ExpiringQueueConnection
+    return True
 
 
 def default_pool(hostname=None):
@@ -212,12 +249,15 @@ class NotificationListener(object):
         (TLS, heartbeats, retry intervals) apply; the process's if None
     :param workers: threads running the handlers, which only set flags:
         one keeps Nova's order
+    :param queue_expiry: seconds the queue outlives its consumer, and the
+        longest a message waits in it (``expire_queue``)
     """
 
     def __init__(self, url, topic='versioned_notifications',
                  exchange='nova', pool=None, conf=None,
-                 start_timeout=None, workers=1):
+                 start_timeout=None, workers=1, queue_expiry=QUEUE_EXPIRY):
         self.url = url
+        self.queue_expiry = queue_expiry
         self.topic = topic
         self.exchange = exchange
         self.pool = pool or default_pool()
@@ -272,6 +312,11 @@ class NotificationListener(object):
         try:
             transport = oslo_messaging.get_notification_transport(
                 self._conf, url=self.url)
+            if not expire_queue(transport, self.pool, self.queue_expiry):
+                LOG.warning('Queue %s on %s gets no expiry (not '
+                            'oslo.messaging\'s RabbitMQ driver): give it '
+                            'one by a policy of the broker', self.pool,
+                            masked(self.url))
             hosts = {(h.hostname, h.port or 5672) for h in
                      oslo_messaging.TransportURL.parse(
                          self._conf, self.url).hosts}
