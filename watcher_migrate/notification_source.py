@@ -97,8 +97,10 @@ class NotificationSource(sources.Source):
         self._news_at = None
         self._silence_noted = False
         self._heard_at_close = False
+        # A lost bus wakes the action: it polls again at once.
         self._sub = listener.subscribe(server_id, since,
-                                       callback=self._deliver)
+                                       callback=self._deliver,
+                                       on_lost=wake.set)
 
     def _deliver(self, event):
         if decisive(event):

@@ -183,13 +183,16 @@ class Subscription(object):
         stamped earlier (beyond clock slack) are of an earlier move
     :param wake: a ``threading.Event`` set on each event, or None
     :param callback: ``f(event)`` called on each event, or None
+    :param on_lost: ``f()`` called when the bus is lost, or None
     """
 
-    def __init__(self, server_id, since, wake=None, callback=None):
+    def __init__(self, server_id, since, wake=None, callback=None,
+                 on_lost=None):
         self.server_id = server_id
         self._since = since
         self._wake = wake
         self._callback = callback
+        self._on_lost = on_lost
         self._lock = threading.Lock()
         self.last = None
         # Whether any of the first events of a move arrived.
@@ -207,6 +210,11 @@ class Subscription(object):
             self._wake.set()
         if self._callback is not None:
             self._callback(event)
+
+    def bus_lost(self):
+        """The bus was lost (called by the listener)."""
+        if self._on_lost is not None:
+            self._on_lost()
 
 
 class _Endpoint(object):
@@ -370,18 +378,27 @@ class NotificationListener(object):
         ending.join(STOP_TIMEOUT)
 
     def _warn(self, what):
+        """Log once why the bus is not heard; whether this call logged."""
         with self._lock:
             if self._warned or self._stopped:
-                return
+                return False
             self._warned = True
         LOG.warning('The Nova notification bus %s %s; migrations are '
                     'followed by polling alone until it answers',
                     masked(self.url), what)
+        return True
 
     def lost(self):
         """The bus was lost: events may be missed until it is back."""
         self.lost_at = time.monotonic()
-        self._warn('was lost')
+        if not self._warn('was lost'):
+            return
+        # Moves heard until now sleep a server check interval between
+        # looks: woken, they poll again at once.
+        with self._lock:
+            subs = [sub for group in self._subs.values() for sub in group]
+        for sub in subs:
+            sub.bus_lost()
 
     def lost_since(self, at):
         """Whether the bus was lost at or after clock() ``at``."""
@@ -402,9 +419,10 @@ class NotificationListener(object):
 
     # -- subscriptions -----------------------------------------------------
 
-    def subscribe(self, server_id, since, wake=None, callback=None):
+    def subscribe(self, server_id, since, wake=None, callback=None,
+                  on_lost=None):
         """Follow the events of one server (see ``Subscription``)."""
-        sub = Subscription(server_id, since, wake, callback)
+        sub = Subscription(server_id, since, wake, callback, on_lost)
         with self._lock:
             self._subs.setdefault(server_id, []).append(sub)
         return sub

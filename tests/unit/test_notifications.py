@@ -639,3 +639,15 @@ def test_a_cold_move_just_accepted_is_not_yet_taken_for_silence(caplog):
         source.note_silence(_cold_look('resize_prep'))
     assert 'sent no notification' not in caplog.text
     assert listener.moves_heard is None
+
+
+def test_a_lost_bus_wakes_the_moves_it_was_heard_for():
+    # Heard, a move sleeps a server check interval between looks: it must
+    # not wait that long to poll again.
+    listener, source = _silent_source()
+    wake = threading.Event()
+    other = notification_source.NotificationSource(
+        listener, 'server-2', wake, 'server-2', since=time.time)
+    listener.lost()
+    assert wake.is_set()
+    assert not other.hearing and not source.hearing
