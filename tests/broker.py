@@ -20,6 +20,7 @@ would prove nothing about notifications.
 
 import collections
 import contextlib
+import json
 import os
 import subprocess
 
@@ -70,19 +71,25 @@ def _parse_exports(text):
 
 
 @contextlib.contextmanager
-def running_broker(timeout=120, tls=False):
+def running_broker(timeout=120, tls=False, port=None):
     """Start a private broker; yield its :class:`Broker`; stop it.
 
     :param tls: also listen for TLS (``tools/rabbitmq start --tls``)
+    :param port: the AMQP port wanted (None: 5672 if free; 0: any free
+        port, for a broker a test restarts: another starter could take
+        5672 while it is down)
 
     :raises pytest.fail.Exception: it did not start (its log is in the
         message)
     """
     require_server()
+    env = dict(os.environ)
+    if port is not None:
+        env['WATCHER_MIGRATE_RABBITMQ_PORT'] = str(port)
     try:
         started = subprocess.run(
             [SCRIPT, 'start'] + (['--tls'] if tls else []),
-            capture_output=True, text=True, timeout=timeout)
+            capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired as exc:
         pytest.fail('tools/rabbitmq start took over %s s: %s'
                     % (timeout, exc.stderr), pytrace=False)
@@ -112,6 +119,38 @@ def ctl(broker, *args):
                     % (' '.join(args), done.stdout, done.stderr),
                     pytrace=False)
     return done.stdout
+
+
+def _script(*args, timeout=120):
+    done = subprocess.run([SCRIPT] + list(args), capture_output=True,
+                          text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise AssertionError('tools/rabbitmq %s failed (%s):\n%s%s' % (
+            ' '.join(args), done.returncode, done.stdout, done.stderr))
+    return done.stdout
+
+
+def take_down(broker, kill=False):
+    """Stop the broker's node (``kill``: at once, as a crash), keep it."""
+    _script('down', broker.directory, *(['--kill'] if kill else []))
+
+
+def bring_up(broker):
+    """Start the broker's node again, on the same address."""
+    _script('up', broker.directory)
+
+
+def queues(broker):
+    """The broker's queues: {name: {'arguments': {...}, 'messages': n}}.
+
+    :raises AssertionError: the broker does not answer
+    """
+    listed = json.loads(_script('ctl', broker.directory, 'list_queues',
+                                'name', 'arguments', 'messages',
+                                '--formatter', 'json', timeout=60) or '[]')
+    # rabbitmqctl lists each argument as [name, AMQP type, value].
+    return {q['name']: {'arguments': {a[0]: a[-1] for a in q['arguments']},
+                        'messages': q['messages']} for q in listed}
 
 
 def _stop(directory):

@@ -124,7 +124,8 @@ class ProcessContext(object):
                     notifications.NotificationListener(
                         url, topic=settings.notification_topic,
                         exchange=settings.notification_exchange,
-                        pool=settings.notification_pool)
+                        pool=settings.notification_pool,
+                        queue_expiry=settings.notification_queue_expiry)
         return listener if listener.start() else None
 
     def journal(self, settings, gateway=None, server_id=None):

@@ -51,6 +51,17 @@ DECISIVE_EVENTS = frozenset([
 # Record statuses by which the move's first event must have come.
 UNDER_WAY = frozenset(['running', 'post-migrating', 'migrating',
                        'finished'])
+# The same for the server's task, which is all a cold move's looks read:
+# the source sets these after the destination sent resize_prep.* (not
+# resize_prep, which the API sets before any event).
+UNDER_WAY_TASKS = frozenset(['resize_migrating', 'resize_migrated',
+                             'resize_finish'])
+
+
+def under_way(look):
+    """Whether ``look`` shows a move past its first event."""
+    return look.status in UNDER_WAY or (
+        look.server is not None and look.server.task_state in UNDER_WAY_TASKS)
 
 
 def decisive(event):
@@ -86,8 +97,10 @@ class NotificationSource(sources.Source):
         self._news_at = None
         self._silence_noted = False
         self._heard_at_close = False
+        # A lost bus wakes the action: it polls again at once.
         self._sub = listener.subscribe(server_id, since,
-                                       callback=self._deliver)
+                                       callback=self._deliver,
+                                       on_lost=wake.set)
 
     def _deliver(self, event):
         if decisive(event):
@@ -124,14 +137,14 @@ class NotificationSource(sources.Source):
         """Log once that Nova shows the move under way, unheard of."""
         if self._silence_noted or self._sub is None or \
                 self._sub.early_seen or not self._listener.listening or \
-                look.status not in UNDER_WAY:
+                not under_way(look):
             return
         self._silence_noted = True
         self._listener.moves_heard = False
         LOG.warning('Server %s: Nova shows its migration %s but sent no '
                     'notification of it (are versioned notifications on '
                     'in Nova?); following it by polling', self.label,
-                    look.status)
+                    look.status or look.server.task_state)
 
     @property
     def early_seen(self):

@@ -66,10 +66,47 @@ SEEN_IDS = 1024
 # How long stop() waits for the consumer to end: while the bus is down,
 # oslo.messaging ends it only once it has reconnected.
 STOP_TIMEOUT = 5.0
+# Default of notification_queue_expiry (options.py says why).
+QUEUE_EXPIRY = 600
 # The logger (named by oslo.log) of oslo.messaging's RabbitMQ driver,
 # which reports each failed (re)connection with the broker's host and
 # port; nothing public says the bus was lost.
 RABBIT_LOGGER = 'oslo.messaging._drivers.impl_rabbit'
+
+
+def expire_queue(transport, queue, seconds):
+    """Have the broker delete ``queue`` and its old messages in time.
+
+    oslo.messaging declares a notification pool's queue with no
+    arguments (unlike its reply and fanout queues, which get
+    ``rabbit_transient_queues_ttl``): it would stay and fill for ever once
+    nothing consumes it. So the connections of this listener's own
+    transport declare it with ``x-expires`` and ``x-message-ttl``, at
+    each (re)connection, as oslo.messaging declares it.
+
+    :returns: False if the transport is not oslo.messaging's RabbitMQ
+        driver as known (the queue then has no expiry)
+    """
+    from oslo_messaging._drivers import impl_rabbit
+    connections = getattr(getattr(transport, '_driver', None),
+                          '_connection_pool', None)
+    base = getattr(connections, 'connection_cls', None)
+    if not (isinstance(base, type) and
+            issubclass(base, impl_rabbit.Connection)):
+        return False
+    millis = int(seconds * 1000)
+
+    class ExpiringQueueConnection(base):
+        def declare_consumer(self, consumer):
+            if getattr(consumer, 'queue_name', None) == queue:
+                consumer.queue_arguments = dict(
+                    consumer.queue_arguments or {},
+                    **{'x-expires': millis, 'x-message-ttl': millis})
+            return super(ExpiringQueueConnection,
+                         self).declare_consumer(consumer)
+
+    connections.connection_cls = ExpiringQueueConnection
+    return True
 
 
 def default_pool(hostname=None):
@@ -146,13 +183,16 @@ class Subscription(object):
         stamped earlier (beyond clock slack) are of an earlier move
     :param wake: a ``threading.Event`` set on each event, or None
     :param callback: ``f(event)`` called on each event, or None
+    :param on_lost: ``f()`` called when the bus is lost, or None
     """
 
-    def __init__(self, server_id, since, wake=None, callback=None):
+    def __init__(self, server_id, since, wake=None, callback=None,
+                 on_lost=None):
         self.server_id = server_id
         self._since = since
         self._wake = wake
         self._callback = callback
+        self._on_lost = on_lost
         self._lock = threading.Lock()
         self.last = None
         # Whether any of the first events of a move arrived.
@@ -170,6 +210,11 @@ class Subscription(object):
             self._wake.set()
         if self._callback is not None:
             self._callback(event)
+
+    def bus_lost(self):
+        """The bus was lost (called by the listener)."""
+        if self._on_lost is not None:
+            self._on_lost()
 
 
 class _Endpoint(object):
@@ -212,12 +257,15 @@ class NotificationListener(object):
         (TLS, heartbeats, retry intervals) apply; the process's if None
     :param workers: threads running the handlers, which only set flags:
         one keeps Nova's order
+    :param queue_expiry: seconds the queue outlives its consumer, and the
+        longest a message waits in it (``expire_queue``)
     """
 
     def __init__(self, url, topic='versioned_notifications',
                  exchange='nova', pool=None, conf=None,
-                 start_timeout=None, workers=1):
+                 start_timeout=None, workers=1, queue_expiry=QUEUE_EXPIRY):
         self.url = url
+        self.queue_expiry = queue_expiry
         self.topic = topic
         self.exchange = exchange
         self.pool = pool or default_pool()
@@ -272,6 +320,11 @@ class NotificationListener(object):
         try:
             transport = oslo_messaging.get_notification_transport(
                 self._conf, url=self.url)
+            if not expire_queue(transport, self.pool, self.queue_expiry):
+                LOG.warning('Queue %s on %s gets no expiry (not '
+                            'oslo.messaging\'s RabbitMQ driver): give it '
+                            'one by a policy of the broker', self.pool,
+                            masked(self.url))
             hosts = {(h.hostname, h.port or 5672) for h in
                      oslo_messaging.TransportURL.parse(
                          self._conf, self.url).hosts}
@@ -325,18 +378,27 @@ class NotificationListener(object):
         ending.join(STOP_TIMEOUT)
 
     def _warn(self, what):
+        """Log once why the bus is not heard; whether this call logged."""
         with self._lock:
             if self._warned or self._stopped:
-                return
+                return False
             self._warned = True
         LOG.warning('The Nova notification bus %s %s; migrations are '
                     'followed by polling alone until it answers',
                     masked(self.url), what)
+        return True
 
     def lost(self):
         """The bus was lost: events may be missed until it is back."""
         self.lost_at = time.monotonic()
-        self._warn('was lost')
+        if not self._warn('was lost'):
+            return
+        # Moves heard until now sleep a server check interval between
+        # looks: woken, they poll again at once.
+        with self._lock:
+            subs = [sub for group in self._subs.values() for sub in group]
+        for sub in subs:
+            sub.bus_lost()
 
     def lost_since(self, at):
         """Whether the bus was lost at or after clock() ``at``."""
@@ -357,9 +419,10 @@ class NotificationListener(object):
 
     # -- subscriptions -----------------------------------------------------
 
-    def subscribe(self, server_id, since, wake=None, callback=None):
+    def subscribe(self, server_id, since, wake=None, callback=None,
+                  on_lost=None):
         """Follow the events of one server (see ``Subscription``)."""
-        sub = Subscription(server_id, since, wake, callback)
+        sub = Subscription(server_id, since, wake, callback, on_lost)
         with self._lock:
             self._subs.setdefault(server_id, []).append(sub)
         return sub

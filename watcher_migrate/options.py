@@ -85,9 +85,20 @@ MIGRATION_OPTS = [
              "so Watcher's decision engine (whose pool is its host name) "
              'and other consumers lose none. Empty (default): '
              'watcher-migrate-<host name>, unique to this plugin and host. '
-             'The queue outlives the applier and fills while it is down: '
-             'give queues matching ^watcher-migrate- a message TTL by a '
-             'RabbitMQ policy.'),
+             'The queue outlives the applier for '
+             'notification_queue_expiry seconds.'),
+    cfg.IntOpt(
+        'notification_queue_expiry', default=600, min=1,
+        help='Seconds the queue of notification_pool stays on the broker '
+             'once nothing consumes it (RabbitMQ x-expires), and the '
+             'longest a notification waits in it (x-message-ttl): it '
+             'does not fill while the applier is down, nor stay after '
+             'the plugin is removed. A restart within that time loses '
+             'no notification; older ones are of moves no action follows '
+             'any more. Set when the queue is declared: a queue of the '
+             'same name declared before with other values must be '
+             'deleted first (a RabbitMQ policy with a lower value also '
+             'applies).'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '

@@ -19,20 +19,29 @@ the applier. At the end a table gives the migrations, the faults injected
 by kind, the outcomes and the invariant violations, which must be none.
 
 WATCHER_MIGRATE_SOAK_MIGRATIONS (default 300), _WORKERS (default 6) and
-_SEED change the run.
+_SEED change the run. WATCHER_MIGRATE_SOAK_NOTIFICATIONS=1 (``tox -e
+soak-notify``) is the notification mode: Nova publishes its versioned
+notifications to a private RabbitMQ and every action listens to them,
+through the one listener of the process, as in an applier; the table
+then also counts what the plugin said of the bus.
 """
 
+import collections
+import logging
 import os
 import queue
 import random
 import threading
 import time
 import types
+import uuid
 
 import pytest
 
 from tests.faults import chaos
+from tests.faults import conftest
 from tests.faults import harness
+from watcher_migrate import context
 from watcher_migrate import keystone_session
 from watcher_migrate import options
 
@@ -40,6 +49,50 @@ MIGRATIONS = int(os.environ.get('WATCHER_MIGRATE_SOAK_MIGRATIONS', '300'))
 WORKERS = int(os.environ.get('WATCHER_MIGRATE_SOAK_WORKERS', '6'))
 SEED = int(os.environ.get('WATCHER_MIGRATE_SOAK_SEED', '20240612'))
 SERVERS = WORKERS * 2
+# What the plugin says when it cannot count on the bus, counted in the
+# notification mode.
+BUS_REMARKS = {
+    'moves Nova sent no notification of': 'sent no notification of it',
+    'bus unreachable at start': 'cannot be reached within',
+    'bus lost': 'was lost; migrations are followed by polling',
+}
+
+
+class _Remarks(logging.Handler):
+    """Counts the log records that say one of ``BUS_REMARKS``."""
+
+    def __init__(self):
+        super(_Remarks, self).__init__(logging.INFO)
+        self.counts = collections.Counter()
+
+    def emit(self, record):
+        message = record.getMessage()
+        for name, text in BUS_REMARKS.items():
+            if text in message:
+                self.counts[name] += 1
+
+
+@pytest.fixture
+def listening(request):
+    """The actions' options to listen, and a count of the bus remarks.
+
+    In notification mode only (options {} and remarks None otherwise).
+    The process's own listener is stopped after.
+    """
+    if not conftest.soak_notifications():
+        yield types.SimpleNamespace(options={}, remarks=None)
+        return
+    broker = request.getfixturevalue('broker')
+    remarks = _Remarks()
+    logging.getLogger().addHandler(remarks)
+    try:
+        yield types.SimpleNamespace(options={
+            'notification_transport_url': broker.url,
+            'notification_pool': 'watcher-migrate-soak-%s'
+                                 % uuid.uuid4().hex}, remarks=remarks)
+    finally:
+        logging.getLogger().removeHandler(remarks)
+        context.default().stop_listening()
 
 
 def _usable_again(cloud, server_id):
@@ -59,7 +112,8 @@ def _usable_again(cloud, server_id):
 @pytest.mark.soak
 @pytest.mark.pool(SERVERS)
 def test_hundreds_of_migrations_with_random_faults_keep_every_promise(
-        cloud, proxy, server_pool, capsys):
+        cloud, proxy, server_pool, listening, capsys):
+    remarks = listening.remarks
     idle = queue.Queue()
     for server in server_pool.take_many(SERVERS):
         idle.put(server)
@@ -79,6 +133,7 @@ def test_hundreds_of_migrations_with_random_faults_keep_every_promise(
                     return
             server = idle.get()
             plan = chaos.draw(rng, server.id, server.host)
+            plan.options.update(listening.options)
             chaos.prepare(cloud, proxy, plan)
             try:
                 result, found = chaos.run(cloud, proxy, plan, osc=osc)
@@ -106,9 +161,18 @@ def test_hundreds_of_migrations_with_random_faults_keep_every_promise(
     for thread in threads:
         thread.join()
     lines = tally.table(proxy.injected, time.monotonic() - started)
+    # The plugin's compute API requests, the harness's own reads of Nova
+    # excluded (they go to Nova directly, not through the proxy).
+    compute = [e for e in proxy.log if e['path'].startswith('/compute/')]
+    lines.append('compute API requests through the proxy: %d (%.1f per '
+                 'migration)' % (len(compute), len(compute) / MIGRATIONS))
+    if remarks is not None:
+        lines += ['notifications: %s: %d' % (name, remarks.counts[name])
+                  for name in sorted(BUS_REMARKS)]
     with capsys.disabled():
-        print('\n\nsoak: %d migrations, %d workers, seed %d\n'
-              % (MIGRATIONS, WORKERS, SEED))
+        print('\n\nsoak: %d migrations, %d workers, seed %d%s\n'
+              % (MIGRATIONS, WORKERS, SEED,
+                 ', Nova publishing, actions listening' if remarks else ''))
         print('\n'.join(lines))
     assert errors == []
     assert sum(tally.migrations.values()) == MIGRATIONS

@@ -47,7 +47,9 @@ from oslo_config import cfg  # noqa: E402
 from watcher_migrate import context  # noqa: E402
 from watcher_migrate import notification_source  # noqa: E402
 from watcher_migrate import notifications  # noqa: E402
+from watcher_migrate import nova_gateway  # noqa: E402
 from watcher_migrate import options  # noqa: E402
+from watcher_migrate import tracking  # noqa: E402
 
 TOPIC = 'versioned_notifications'
 # Generous: a message takes milliseconds on loopback.
@@ -597,3 +599,55 @@ def test_an_unheard_move_keeps_its_own_schedule():
     schedule = notification_source.HeardSchedule(_Inner(), notices, 20.0)
     assert schedule.next_delay(None) == 0.5
     assert schedule.wants_figures() and schedule.urgent
+
+
+# -- a move Nova sends nothing of ---------------------------------------------
+
+def _silent_source():
+    # Not started: no bus is needed to judge a look.
+    listener = notifications.NotificationListener('rabbit://h:5672/')
+    listener.listening = True
+    source = notification_source.NotificationSource(
+        listener, 'server-1', threading.Event(), 'server-1',
+        since=time.time)
+    return listener, source
+
+
+def _cold_look(task_state):
+    server = nova_gateway.ServerView(
+        id='server-1', name='server-1', status='ACTIVE',
+        task_state=task_state, host='host1')
+    return tracking.Look(server=server)
+
+
+def test_a_cold_move_shown_under_way_unheard_of_is_said_once(caplog):
+    # A cold move's looks read the server alone, never its record.
+    listener, source = _silent_source()
+    with caplog.at_level(logging.WARNING):
+        source.note_silence(_cold_look('resize_migrating'))
+        source.note_silence(_cold_look('resize_finish'))
+    silent = [r for r in caplog.records
+              if 'sent no notification' in r.getMessage()]
+    assert len(silent) == 1
+    assert listener.moves_heard is False
+
+
+def test_a_cold_move_just_accepted_is_not_yet_taken_for_silence(caplog):
+    # The API sets resize_prep before Nova sends any event.
+    listener, source = _silent_source()
+    with caplog.at_level(logging.WARNING):
+        source.note_silence(_cold_look('resize_prep'))
+    assert 'sent no notification' not in caplog.text
+    assert listener.moves_heard is None
+
+
+def test_a_lost_bus_wakes_the_moves_it_was_heard_for():
+    # Heard, a move sleeps a server check interval between looks: it must
+    # not wait that long to poll again.
+    listener, source = _silent_source()
+    wake = threading.Event()
+    other = notification_source.NotificationSource(
+        listener, 'server-2', wake, 'server-2', since=time.time)
+    listener.lost()
+    assert wake.is_set()
+    assert not other.hearing and not source.hearing
