@@ -190,7 +190,8 @@ class HeardSchedule(object):
 
     Hearing, the next look is a server check interval away (the events
     wake the action before); not hearing, ``inner`` decides, as without
-    a listener. A live schedule's predictor and landing are ``inner``'s.
+    a listener. A live schedule's predictor, stall watch and landing are
+    ``inner``'s.
     """
 
     def __init__(self, inner, notices, interval):
@@ -215,10 +216,18 @@ class HeardSchedule(object):
     def late(self):
         return not self._notices.hearing and self._inner.late
 
+    def stall_check_due(self):
+        # Heard, no figures are read: the stall window waits for them.
+        return not self._notices.hearing and self._inner.stall_check_due()
+
     # What the live move and the tracker read of a live schedule.
     @property
     def predictor(self):
         return self._inner.predictor
+
+    @property
+    def watch(self):
+        return self._inner.watch
 
     def landed(self, at):
         self._inner.landed(at)
