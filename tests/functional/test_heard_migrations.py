@@ -103,15 +103,19 @@ def last_words(caplog, server):
             and r.levelno == logging.INFO][-1]
 
 
-def test_a_heard_move_says_so_in_its_last_log_line(broker, publishing_cloud,
-                                                   process, caplog):
-    cloud = publishing_cloud
+def short_heard_move(cloud, process, url, caplog):
+    """A 1 s live migration listening on ``url``, logs kept; its server."""
     server = cloud.create_server('host1')
     cloud.set_driver(instance=server, live_duration=1)
-    migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.url)
+    migrate = heard_action(cloud, server, 'host1', 'host2', process, url)
     with caplog.at_level(logging.INFO):
         assert actions.run(migrate) is True
+    return server
+
+
+def test_a_heard_move_says_so_in_its_last_log_line(broker, publishing_cloud,
+                                                   process, caplog):
+    server = short_heard_move(publishing_cloud, process, broker.url, caplog)
     assert "(heard from Nova's notifications)" in last_words(caplog, server)
 
 
@@ -157,12 +161,7 @@ def test_the_broker_permissions_readme_gives_are_enough_to_hear_moves(
                 '^(nova|watcher-migrate-.*)$', '^watcher-migrate-.*$',
                 '^(nova|watcher-migrate-.*)$')
     url = broker.url.replace('guest:guest@', 'watcher-migrate:limited@')
-    cloud = publishing_cloud
-    server = cloud.create_server('host1')
-    cloud.set_driver(instance=server, live_duration=1)
-    migrate = heard_action(cloud, server, 'host1', 'host2', process, url)
-    with caplog.at_level(logging.INFO):
-        assert actions.run(migrate) is True
+    server = short_heard_move(publishing_cloud, process, url, caplog)
     assert "(heard from Nova's notifications)" in last_words(caplog, server)
 
 
@@ -191,13 +190,8 @@ def rabbit_tls():
 def test_a_bus_over_tls_is_heard_with_the_ca_the_options_name(
         broker, publishing_cloud, process, rabbit_tls, caplog):
     rabbit_tls(ssl=True, ssl_ca_file=broker.ca_file)
-    cloud = publishing_cloud
-    server = cloud.create_server('host1')
-    cloud.set_driver(instance=server, live_duration=1)
-    migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.tls_url)
-    with caplog.at_level(logging.INFO):
-        assert actions.run(migrate) is True
+    server = short_heard_move(publishing_cloud, process, broker.tls_url,
+                              caplog)
     assert "(heard from Nova's notifications)" in last_words(caplog, server)
 
 
@@ -206,13 +200,8 @@ def test_a_bus_whose_certificate_is_not_trusted_is_not_used(
     # TLS on, no CA named: the system's CAs, which never signed the test
     # broker's certificate. Verification stays on: polling alone.
     rabbit_tls(ssl=True)
-    cloud = publishing_cloud
-    server = cloud.create_server('host1')
-    cloud.set_driver(instance=server, live_duration=1)
-    migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.tls_url)
-    with caplog.at_level(logging.INFO):
-        assert actions.run(migrate) is True
+    server = short_heard_move(publishing_cloud, process, broker.tls_url,
+                              caplog)
     messages = [r.getMessage() for r in caplog.records]
     # oslo.messaging says why at each try; the plugin, once, what it does.
     assert any('CERTIFICATE_VERIFY_FAILED' in m for m in messages)
