@@ -27,6 +27,8 @@ import pytest
 from embedded_nova import client as embedded_client
 
 HOSTS = ('host1', 'host2', 'host3', 'host4')
+# The repository, which a child watcher-migrate imports the code from.
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON_VARIABLE = 'WATCHER_MIGRATE_NOVA_PYTHON'
 
 
@@ -78,3 +80,19 @@ FAILURE_HINTS = []
 def show_on_failure(line):
     """Print ``line`` at the end of a run in which a test failed."""
     FAILURE_HINTS.append(line)
+
+
+def cli_env(cloud):
+    """The environment of an operator's shell with the cloud's OS_* set."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
+    env.update({
+        'OS_AUTH_URL': cloud.auth_url, 'OS_USERNAME': cloud.username,
+        'OS_PASSWORD': cloud.password, 'OS_PROJECT_NAME': cloud.project_name,
+        'OS_USER_DOMAIN_NAME': cloud.user_domain_name,
+        'OS_PROJECT_DOMAIN_NAME': cloud.project_domain_name,
+        'OS_REGION_NAME': cloud.region_name,
+        'PYTHONPATH': os.pathsep.join(
+            [TOP] + [p for p in os.environ.get('PYTHONPATH', '').split(
+                os.pathsep) if p]),
+    })
+    return env

@@ -14,7 +14,6 @@
 OS_* variables, against the real Nova (fake virt driver)."""
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,8 +22,8 @@ import time
 
 import pytest
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from tests import embedded_cloud
+
 # Polls the one-process Nova less often than the defaults' worst case.
 CONFIG = ('[watcher_actions.nova_migrate]\n'
           'poll_interval_min = 0.2\n'
@@ -38,17 +37,7 @@ def tool(cloud, tmp_path):
     """Runs watcher-migrate with the cloud's credentials; returns Popen."""
     config = tmp_path / 'watcher-migrate.conf'
     config.write_text(CONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update({
-        'OS_AUTH_URL': cloud.auth_url, 'OS_USERNAME': cloud.username,
-        'OS_PASSWORD': cloud.password, 'OS_PROJECT_NAME': cloud.project_name,
-        'OS_USER_DOMAIN_NAME': cloud.user_domain_name,
-        'OS_PROJECT_DOMAIN_NAME': cloud.project_domain_name,
-        'OS_REGION_NAME': cloud.region_name,
-        'PYTHONPATH': os.pathsep.join(
-            [TOP] + [p for p in os.environ.get('PYTHONPATH', '').split(
-                os.pathsep) if p]),
-    })
+    env = embedded_cloud.cli_env(cloud)
 
     def start(*argv, drop=()):
         for name in drop:

@@ -35,8 +35,8 @@ import subprocess
 import sys
 import time
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+from tests import embedded_cloud
+
 CLI = 'cli'
 APPLIER = 'applier'
 VICTIMS = (CLI, APPLIER)
@@ -102,28 +102,12 @@ def cli_config(directory, live_timeout):
     return path
 
 
-def cli_env(cloud):
-    """The environment of an operator's shell with the cloud's OS_* set."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-    env.update({
-        'OS_AUTH_URL': cloud.auth_url, 'OS_USERNAME': cloud.username,
-        'OS_PASSWORD': cloud.password, 'OS_PROJECT_NAME': cloud.project_name,
-        'OS_USER_DOMAIN_NAME': cloud.user_domain_name,
-        'OS_PROJECT_DOMAIN_NAME': cloud.project_domain_name,
-        'OS_REGION_NAME': cloud.region_name,
-        'PYTHONPATH': os.pathsep.join(
-            [TOP] + [p for p in os.environ.get('PYTHONPATH', '').split(
-                os.pathsep) if p]),
-    })
-    return env
-
-
 def _cli(cloud, argv, log_file):
     with open(log_file, 'ab') as log:
         return subprocess.Popen(
             [sys.executable, '-m', 'watcher_migrate.cli'] + list(argv),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=cli_env(cloud), cwd=os.path.dirname(log_file),
+            env=embedded_cloud.cli_env(cloud), cwd=os.path.dirname(log_file),
             start_new_session=True)
 
 
