@@ -192,21 +192,54 @@ class HeardSchedule(object):
     wake the action before); not hearing, ``inner`` decides, as without
     a listener. A live schedule's predictor, stall watch and landing are
     ``inner``'s.
+
+    No event says that a copy stopped converging, so while a live move
+    is heard its stall watch still gets Nova's figures: a first reading
+    at the first server check (a move shorter than that reads none),
+    then one at each end of the stall window.
     """
 
     def __init__(self, inner, notices, interval):
         self._inner = inner
         self._notices = notices
         self._interval = interval
+        self._heard_since = None    # wall time the move was first heard
 
     def next_delay(self, look):
         if self._notices.hearing:
-            return self._interval
+            now = self._inner.wall()
+            if self._heard_since is None:
+                self._heard_since = now
+            due = self._reading_at()
+            if due is None:
+                return self._interval
+            return max(self._inner.floor, min(self._interval, due - now))
         self._notices.note_silence(look)
         return self._inner.next_delay(look)
 
+    def _reading_at(self):
+        """Wall time the stall watch wants the figures read while heard."""
+        watch = self._inner.watch
+        if watch is None or not watch.window or \
+                self.predictor.figures_missing or self.predictor.copied:
+            return None
+        check = watch.check_at()
+        if check is not None:
+            return check
+        # Not judging yet (no running figures): one try a check interval.
+        since = watch.last_read_at or self._heard_since
+        return None if since is None else since + self._interval
+
+    def _reading_due(self):
+        due = self._reading_at()
+        # News comes first: it may be the landing, which ends the watch.
+        return due is not None and not self._notices.has_news() and \
+            self._inner.wall() >= due
+
     def wants_figures(self):
-        return not self._notices.hearing and self._inner.wants_figures()
+        if self._notices.hearing:
+            return self._reading_due()
+        return self._inner.wants_figures()
 
     @property
     def urgent(self):
@@ -217,8 +250,9 @@ class HeardSchedule(object):
         return not self._notices.hearing and self._inner.late
 
     def stall_check_due(self):
-        # Heard, no figures are read: the stall window waits for them.
-        return not self._notices.hearing and self._inner.stall_check_due()
+        if self._notices.hearing:
+            return self._reading_due()
+        return self._inner.stall_check_due()
 
     # What the live move and the tracker read of a live schedule.
     @property

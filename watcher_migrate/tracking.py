@@ -449,10 +449,15 @@ class MigrationTracker(object):
         says when it begins. A record no longer running hands over to the
         server, which is what decides and is read through the shared feed.
         """
-        quiet = self.quiet_look()
+        schedule = self.schedule
+        # Once the stall window has ended, the figures are read even when
+        # the check is due, news came or the move is heard: they alone say
+        # whether the copy still converges (no event says it), and the
+        # next look sees the server.
+        stall_due = schedule.stall_check_due() and not self.figures.broken
+        quiet = None if stall_due else self.quiet_look()
         if quiet is not None:
             return quiet
-        schedule = self.schedule
         # When the periodic check of the server (deleted, ERROR) is due,
         # the server is looked at; routinely, unless this is the look at
         # the predicted end, which must see Nova as it is now, or one for
@@ -462,14 +467,10 @@ class MigrationTracker(object):
         # Woken by the shared feed with news of the server: the news
         # decides, at no cost; the figures can wait for their time.
         news = any(source.has_news() for source in self.server_sources)
-        # Once the stall window has ended, the figures are read even when
-        # the check is due or news came: they alone say whether the copy
-        # still converges, and the next look sees the server.
-        stall_due = schedule.stall_check_due()
         if schedule.wants_figures() and \
                 (stall_due or not (check_due or news)) and \
                 not self.figures.broken:
-            if self._record_source is not None and \
+            if self._record_source is not None and not stall_due and \
                     self._last_status not in ('running', 'post-migrating') \
                     and self._server_feed.subscribers > 1:
                 # Until the copy has begun, the shared listing says when:
@@ -485,6 +486,8 @@ class MigrationTracker(object):
                 return self.server_look()
             ours = self._ours_in_progress(records)
             self._judge_start(ours)
+            if schedule.watch is not None:
+                schedule.watch.add(ours, self._wall_now())
             if ours is not None:
                 self._remember_record(ours)
                 if ours.status == 'running':
@@ -492,8 +495,6 @@ class MigrationTracker(object):
                     # new figure in it would wake this action for nothing.
                     self._unwatch_records()
                 schedule.predictor.add(ours)
-                if schedule.watch is not None:
-                    schedule.watch.add(ours, self._wall_now())
                 if ours.status != 'post-migrating':
                     return Look(migration=ours, at=self.clock())
             # The copy is over: the landing is due.

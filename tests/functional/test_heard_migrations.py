@@ -28,7 +28,9 @@ import pytest
 
 from tests import broker as brokers
 from tests.functional import test_migrate_action as actions
+from tests.functional import test_stalled_live_migration as stalls
 from watcher_migrate import context
+from watcher_migrate import exceptions
 
 FIGURES = '/migrations'
 
@@ -45,13 +47,14 @@ def process():
 
 def heard_action(cloud, server, source, destination, process, url,
                  kind='live', **options):
+    # At its default: while heard, the server is still checked every
+    # 2 x poll_interval_max, in case an event was lost.
+    options.setdefault('poll_interval_max', 10.0)
     return actions.migrate_action(
         cloud, server, source, destination, kind=kind, context=process,
         notification_transport_url=url,
         notification_pool='watcher-migrate-test-%s' % process.test_id,
-        # At its default: while heard, the server is still checked every
-        # 2 x poll_interval_max, in case an event was lost.
-        poll_interval_max=10.0, **options)
+        **options)
 
 
 def reads_of(requests, server):
@@ -94,6 +97,27 @@ def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
     writes = [r for r in cloud.requests(start) if r['method'] == 'POST'
               and server in r['path']]
     assert len(writes) == 2         # the migrate and its confirm
+
+
+def test_a_heard_copy_that_stalls_is_aborted_by_its_stall_window(
+        broker, publishing_cloud, process):
+    cloud = publishing_cloud
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, **stalls.DIRTYING)
+    start = len(cloud.requests())
+    # Checked every 6 s while heard; the stall window is 10 s.
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url, poll_interval_max=3.0, **stalls.STALL)
+    with pytest.raises(exceptions.ActionFailed) as error:
+        actions.run(migrate)
+    assert 'stalled: remaining' in str(error.value), str(error.value)
+    assert actions.placement(cloud, server) == ('host1', 'ACTIVE', None)
+    assert cloud.migrations(server)[0]['status'] == 'cancelled'
+    # Heard, the figures are read only for the stall window: at the first
+    # server check and at the window's end (polled, every few seconds).
+    figures = [r for r in reads_of(cloud.requests(start), server)
+               if r['path'].endswith(FIGURES)]
+    assert 1 < len(figures) <= 3, figures
 
 
 def last_words(caplog, server):

@@ -45,6 +45,8 @@ except ImportError:
 from oslo_config import cfg  # noqa: E402
 
 from watcher_migrate import context  # noqa: E402
+from watcher_migrate import convergence  # noqa: E402
+from watcher_migrate import end_prediction  # noqa: E402
 from watcher_migrate import notification_source  # noqa: E402
 from watcher_migrate import notifications  # noqa: E402
 from watcher_migrate import nova_gateway  # noqa: E402
@@ -577,6 +579,9 @@ def test_only_events_that_may_end_a_step_are_decisive(
 
 class _Inner(object):
     urgent = late = True
+    watch = None
+    floor = 0.2
+    wall = time.time
 
     def next_delay(self, look):
         return 0.5
@@ -599,6 +604,77 @@ def test_an_unheard_move_keeps_its_own_schedule():
     schedule = notification_source.HeardSchedule(_Inner(), notices, 20.0)
     assert schedule.next_delay(None) == 0.5
     assert schedule.wants_figures() and schedule.urgent
+
+
+def heard_live(window=120.0, interval=10.0, news=False):
+    """A heard live schedule on a wall clock of the test's; its parts."""
+    clock = types.SimpleNamespace(now=1800000000.0)
+    predictor = end_prediction.EndPredictor()
+    watch = convergence.ConvergenceWatch(window, predictor=predictor)
+    inner = end_prediction.LiveSchedule(
+        0.2, 5.0, wall=lambda: clock.now, predictor=predictor, watch=watch)
+    notices = types.SimpleNamespace(hearing=True, has_news=lambda: news)
+    return notification_source.HeardSchedule(inner, notices, interval), \
+        watch, clock
+
+
+def copying(schedule, watch, at, status='running'):
+    """The figures of a copy read at ``at``: 4 GiB of 8 left."""
+    stamp = datetime.datetime.fromtimestamp(
+        at, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')
+    record = nova_gateway.MigrationView(
+        id=7, status=status, memory_total_bytes=8 << 30,
+        memory_processed_bytes=4 << 30, memory_remaining_bytes=4 << 30,
+        updated_at=stamp)
+    schedule.predictor.add(record)
+    watch.add(record, at)
+
+
+def test_a_heard_copy_is_first_read_at_the_first_server_check():
+    schedule, _watch, clock = heard_live()
+    assert schedule.next_delay(None) == 10.0
+    clock.now += 9.0
+    assert not schedule.wants_figures() and not schedule.stall_check_due()
+    clock.now += 1.0
+    assert schedule.wants_figures() and schedule.stall_check_due()
+
+
+def test_a_heard_copy_is_read_again_at_its_stall_window_end():
+    schedule, watch, clock = heard_live()
+    schedule.next_delay(None)
+    clock.now += 10.0
+    copying(schedule, watch, clock.now)
+    assert schedule.next_delay(None) == 10.0
+    assert not schedule.stall_check_due()
+    clock.now += 115.0
+    assert schedule.next_delay(None) == pytest.approx(5.0)
+    clock.now += 5.0
+    assert schedule.stall_check_due()
+
+
+def test_a_heard_copy_not_yet_begun_is_tried_again_a_check_later():
+    schedule, watch, clock = heard_live()
+    schedule.next_delay(None)
+    clock.now += 10.0
+    copying(schedule, watch, clock.now, status='preparing')
+    assert schedule.next_delay(None) == 10.0
+    assert not schedule.stall_check_due()
+    clock.now += 10.0
+    assert schedule.stall_check_due()
+
+
+def test_a_heard_copy_with_a_stall_window_of_0_is_never_read():
+    schedule, _watch, clock = heard_live(window=0)
+    schedule.next_delay(None)
+    clock.now += 600.0
+    assert not schedule.wants_figures() and not schedule.stall_check_due()
+
+
+def test_news_of_a_heard_move_comes_before_its_stall_reading():
+    schedule, _watch, clock = heard_live(news=True)
+    schedule.next_delay(None)
+    clock.now += 10.0
+    assert not schedule.stall_check_due()
 
 
 # -- a move Nova sends nothing of ---------------------------------------------
