@@ -203,10 +203,14 @@ class HeardSchedule(object):
         self._inner = inner
         self._notices = notices
         self._interval = interval
+        # A cold move's schedule (a waiting.PollSchedule) has no watch.
+        self._watch = getattr(inner, 'watch', None)
         self._heard_since = None    # wall time the move was first heard
 
     def next_delay(self, look):
         if self._notices.hearing:
+            if self._watch is None:
+                return self._interval
             now = self._inner.wall()
             if self._heard_since is None:
                 self._heard_since = now
@@ -219,7 +223,7 @@ class HeardSchedule(object):
 
     def _reading_at(self):
         """Wall time the stall watch wants the figures read while heard."""
-        watch = self._inner.watch
+        watch = self._watch
         if watch is None or not watch.window or \
                 self.predictor.figures_missing or self.predictor.copied:
             return None
@@ -261,7 +265,7 @@ class HeardSchedule(object):
 
     @property
     def watch(self):
-        return self._inner.watch
+        return self._watch
 
     def landed(self, at):
         self._inner.landed(at)

@@ -52,6 +52,7 @@ from watcher_migrate import notifications  # noqa: E402
 from watcher_migrate import nova_gateway  # noqa: E402
 from watcher_migrate import options  # noqa: E402
 from watcher_migrate import tracking  # noqa: E402
+from watcher_migrate import waiting  # noqa: E402
 
 TOPIC = 'versioned_notifications'
 # Generous: a message takes milliseconds on loopback.
@@ -628,6 +629,15 @@ def copying(schedule, watch, at, status='running'):
         updated_at=stamp)
     schedule.predictor.add(record)
     watch.add(record, at)
+
+
+def test_a_heard_cold_move_waits_a_check_interval():
+    # A cold move's schedule is a plain backoff, with no stall watch.
+    notices = types.SimpleNamespace(hearing=True, has_news=lambda: False)
+    schedule = notification_source.HeardSchedule(
+        waiting.PollSchedule(0.2, 5.0), notices, 10.0)
+    assert schedule.next_delay(None) == 10.0
+    assert not schedule.wants_figures()
 
 
 def test_a_heard_copy_is_first_read_at_the_first_server_check():
