@@ -148,8 +148,9 @@ MIGRATION_OPTS = [
              'it costs no extra request. Keep it longer than one pass of '
              'the copy over the guest\'s memory. 0: no stall detection, '
              'the timeout alone. A move followed by Nova\'s notifications '
-             '(notification_transport_url) reads no figures while its '
-             'events are heard, and is then left to its timeout.'),
+             '(notification_transport_url) is watched too: its figures are '
+             'read at its first server check (2 x poll_interval_max) and '
+             'at each end of the window.'),
     cfg.BoolOpt(
         'auto_confirm', default=True,
         help='Confirm a cold migration as soon as the server reaches '
