@@ -17,9 +17,9 @@ be lost, late, duplicated or out of order, and an event is not the state
 (``live_migration_post.end`` carries the source's stale copy). So the
 source only pushes news: an event that ends a step the action waits for
 (``decisive``) wakes the action and ``has_news`` says so; ``look``
-answers None, and the next source (the shared feed, the read of the
-server) confirms with one request begun after the event arrived
-(``fresh_age``).
+answers None, and the tracker confirms with one read of the server
+alone, begun at once (the shared feed's request in flight began before
+the event).
 
 Once the first event of the move has arrived and the bus holds, the
 source is *hearing*: ``HeardSchedule`` then stops the polling, and the
@@ -79,7 +79,7 @@ class NotificationSource(sources.Source):
     :param listener: a started ``notifications.NotificationListener``
     :param since: ``f()`` -> the wall time the move began
     :param wake: the tracker's Event, set on each event of the server
-    :param clock: the tracker's clock, which ``fresh_age`` is given
+    :param clock: the tracker's clock (when the bus was lost is on it)
     """
 
     name = "Nova's notifications"
@@ -89,12 +89,9 @@ class NotificationSource(sources.Source):
         super(NotificationSource, self).__init__(label)
         self._listener = listener
         self._wake = wake
-        self._clock = clock
         self._since_clock = clock()
-        # A decisive event arrived since the last look, at clock()
-        # ``_news_at``.
+        # A decisive event arrived since the last look.
         self._news = False
-        self._news_at = None
         self._silence_noted = False
         self._heard_at_close = False
         # A lost bus wakes the action: it polls again at once.
@@ -104,7 +101,6 @@ class NotificationSource(sources.Source):
 
     def _deliver(self, event):
         if decisive(event):
-            self._news_at = self._clock()
             self._news = True
         elif not event.early:
             return
@@ -162,18 +158,8 @@ class NotificationSource(sources.Source):
         """The latest event of the server (a hint, never a verdict)."""
         return None if self._sub is None else self._sub.last
 
-    def fresh_age(self, max_age, now):
-        """The ``max_age`` a look at clock() ``now`` may accept.
-
-        With news, the answer must come from a request begun after the
-        event arrived, or it would show the server as it was before.
-        """
-        if not self.has_news() or self._news_at is None:
-            return max_age
-        return max(0.0, min(max_age, now - self._news_at))
-
     def _look(self, max_age, check):
-        # The news is taken: the next source's read confirms it.
+        # The news is taken: the tracker's read of the server confirms it.
         self._news = False
         return None
 

@@ -421,9 +421,14 @@ class MigrationTracker(object):
         # by a roll call of the shared feed, or by reading it alone.
         check = may_check and (self.clock() - self._checked_at
                                >= self._server_check_interval)
-        if self._notices is not None:
-            max_age = self._notices.fresh_age(max_age, self.clock())
-        for source in self.server_sources:
+        asked = self.server_sources
+        if self._notices is not None and self._notices.has_news():
+            # News is confirmed by the server read alone, begun now: the
+            # shared feed would first wait out its request in flight,
+            # begun before the event, then make one more.
+            self._notices.look()
+            asked = [self._server_read]
+        for source in asked:
             # The look is as of the request of the source that answers.
             now = self.clock()
             seen = source.look(max_age, check=check)

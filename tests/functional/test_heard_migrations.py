@@ -84,6 +84,27 @@ def test_once_moves_are_heard_a_live_migration_is_not_polled(
     assert len([r for r in requests if r[0] == 'GET']) <= 4, requests
 
 
+def test_an_announced_landing_is_confirmed_by_one_read_of_the_server(
+        broker, publishing_cloud, process):
+    cloud = publishing_cloud
+    first, server = cloud.create_server('host1'), cloud.create_server('host1')
+    cloud.set_driver(instance=first, live_duration=1)
+    assert actions.run(heard_action(cloud, first, 'host1', 'host2', process,
+                                    broker.url)) is True
+    cloud.set_driver(instance=server, live_duration=6)
+    start = len(cloud.requests())
+    migrate = heard_action(cloud, server, 'host1', 'host2', process,
+                           broker.url)
+    assert actions.run(migrate) is True
+    requests = [(r['method'], r['path'].split('/v2.1')[-1].split('?')[0])
+                for r in cloud.requests(start)]
+    moved = [i for i, r in enumerate(requests) if r[0] == 'POST']
+    assert len(moved) == 1, requests
+    # Begun at once, not a shared listing that waits out one in flight.
+    assert requests[moved[0] + 1:] == [('GET', '/servers/%s' % server)], \
+        requests
+
+
 def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
                                              process):
     cloud = publishing_cloud

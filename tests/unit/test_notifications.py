@@ -476,22 +476,6 @@ def test_source_look_hands_over_and_takes_the_news(listener, nova):
     assert not source.has_news() and not source.broken
 
 
-def test_source_without_news_keeps_the_routine_age(listener):
-    source = make_source(listener, new_id())
-    assert source.fresh_age(2.5, now=time.monotonic()) == 2.5
-
-
-def test_source_with_news_asks_for_a_read_begun_after_it(listener, nova):
-    server, wake = new_id(), threading.Event()
-    source = make_source(listener, server, wake)
-    before = time.monotonic()
-    nova.info({}, 'instance.update', payload(server, task_state=None))
-    wake.wait(WAIT)
-    now = time.monotonic()
-    # The read must begin after the event came, so after ``before``.
-    assert now - source.fresh_age(3600.0, now) >= before
-
-
 def test_closed_source_is_not_woken(listener, nova):
     server, wake = new_id(), threading.Event()
     source = make_source(listener, server, wake)

@@ -205,6 +205,51 @@ def test_a_source_put_first_answers_before_the_shared_feed():
     assert pushed.closed_by == ['notifications']
 
 
+class Announcing(Scripted):
+    """Nova's notifications, with news of the server until looked at."""
+
+    def __init__(self, calls):
+        super(Announcing, self).__init__('notifications', None, calls=calls)
+        self.news = True
+
+    def has_news(self):
+        return self.news
+
+    def _look(self, max_age, check):
+        self.news = False
+        return super(Announcing, self)._look(max_age, check)
+
+
+def test_news_from_nova_is_confirmed_by_the_server_read_alone():
+    # The shared feed's request in flight began before the event: it
+    # would be waited out, then one more made.
+    tracker = make_tracker()
+    calls = []
+    notices = Announcing(calls)
+    feed = Scripted('feed', (SERVER, False), calls=calls)
+    alone = Scripted('alone', (SERVER, False), calls=calls)
+    tracker._notices = notices
+    tracker._server_read = alone
+    tracker.server_sources[:] = [notices, feed, alone]
+    look = tracker.server_look(2.0)
+    assert look.server == SERVER
+    assert [name for name, _ in calls] == ['notifications', 'alone']
+
+
+def test_without_news_a_heard_move_looks_through_the_shared_feed():
+    tracker = make_tracker()
+    calls = []
+    notices = Announcing(calls)
+    notices.news = False
+    feed = Scripted('feed', (SERVER, False), calls=calls)
+    alone = Scripted('alone', (SERVER, False), calls=calls)
+    tracker._notices = notices
+    tracker._server_read = alone
+    tracker.server_sources[:] = [notices, feed, alone]
+    tracker.server_look(2.0)
+    assert [name for name, _ in calls] == ['notifications', 'feed']
+
+
 def test_a_shared_feed_nova_refuses_falls_back_to_the_server_alone(caplog):
     reads = []
     listings = []
