@@ -62,21 +62,29 @@ def reads_of(requests, server):
             if r['method'] == 'GET' and server in r['path']]
 
 
-def test_once_moves_are_heard_a_live_migration_is_not_polled(
-        broker, publishing_cloud, process):
-    cloud = publishing_cloud
+def heard_live_move(cloud, process, url, live_duration):
+    """A live move once the process has heard one: (server, requests).
+
+    ``requests``: (method, path) of every compute request from the
+    second move's pre-condition on.
+    """
     first, server = cloud.create_server('host1'), cloud.create_server('host1')
     cloud.set_driver(instance=first, live_duration=1)
     assert actions.run(heard_action(cloud, first, 'host1', 'host2', process,
-                                    broker.url)) is True
-    cloud.set_driver(instance=server, live_duration=8)
+                                    url)) is True
+    cloud.set_driver(instance=server, live_duration=live_duration)
     start = len(cloud.requests())
-    migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.url)
-    assert actions.run(migrate) is True
+    assert actions.run(heard_action(cloud, server, 'host1', 'host2', process,
+                                    url)) is True
+    return server, [(r['method'], r['path'].split('/v2.1')[-1])
+                    for r in cloud.requests(start)]
+
+
+def test_once_moves_are_heard_a_live_migration_is_not_polled(
+        broker, publishing_cloud, process):
+    cloud = publishing_cloud
+    server, requests = heard_live_move(cloud, process, broker.url, 8)
     assert actions.placement(cloud, server) == ('host2', 'ACTIVE', None)
-    requests = [(r['method'], r['path'].split('/v2.1')[-1])
-                for r in cloud.requests(start)]
     # Neither progress figures nor polling of the server while it copies:
     # the pre-condition's read, the move, the read confirming the landing
     # Nova announced, whatever the copy's length.
@@ -86,23 +94,14 @@ def test_once_moves_are_heard_a_live_migration_is_not_polled(
 
 def test_an_announced_landing_is_confirmed_by_one_read_of_the_server(
         broker, publishing_cloud, process):
-    cloud = publishing_cloud
-    first, server = cloud.create_server('host1'), cloud.create_server('host1')
-    cloud.set_driver(instance=first, live_duration=1)
-    assert actions.run(heard_action(cloud, first, 'host1', 'host2', process,
-                                    broker.url)) is True
-    cloud.set_driver(instance=server, live_duration=6)
-    start = len(cloud.requests())
-    migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.url)
-    assert actions.run(migrate) is True
-    requests = [(r['method'], r['path'].split('/v2.1')[-1].split('?')[0])
-                for r in cloud.requests(start)]
+    server, requests = heard_live_move(publishing_cloud, process,
+                                       broker.url, 6)
     moved = [i for i, r in enumerate(requests) if r[0] == 'POST']
     assert len(moved) == 1, requests
     # Begun at once, not a shared listing that waits out one in flight.
-    assert requests[moved[0] + 1:] == [('GET', '/servers/%s' % server)], \
-        requests
+    after = [(method, path.split('?')[0])
+             for method, path in requests[moved[0] + 1:]]
+    assert after == [('GET', '/servers/%s' % server)], requests
 
 
 def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
