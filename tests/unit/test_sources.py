@@ -220,32 +220,32 @@ class Announcing(Scripted):
         return super(Announcing, self)._look(max_age, check)
 
 
-def test_news_from_nova_is_confirmed_by_the_server_read_alone():
-    # The shared feed's request in flight began before the event: it
-    # would be waited out, then one more made.
+def heard_tracker(news):
+    """A tracker hearing its move: (tracker, names of the sources asked)."""
     tracker = make_tracker()
     calls = []
     notices = Announcing(calls)
-    feed = Scripted('feed', (SERVER, False), calls=calls)
-    alone = Scripted('alone', (SERVER, False), calls=calls)
+    notices.news = news
     tracker._notices = notices
-    tracker._server_read = alone
-    tracker.server_sources[:] = [notices, feed, alone]
+    tracker._server_read = Scripted('alone', (SERVER, False), calls=calls)
+    tracker.server_sources[:] = [notices,
+                                 Scripted('feed', (SERVER, False),
+                                          calls=calls),
+                                 tracker._server_read]
+    return tracker, calls
+
+
+def test_news_from_nova_is_confirmed_by_the_server_read_alone():
+    # The shared feed's request in flight began before the event: it
+    # would be waited out, then one more made.
+    tracker, calls = heard_tracker(news=True)
     look = tracker.server_look(2.0)
     assert look.server == SERVER
     assert [name for name, _ in calls] == ['notifications', 'alone']
 
 
 def test_without_news_a_heard_move_looks_through_the_shared_feed():
-    tracker = make_tracker()
-    calls = []
-    notices = Announcing(calls)
-    notices.news = False
-    feed = Scripted('feed', (SERVER, False), calls=calls)
-    alone = Scripted('alone', (SERVER, False), calls=calls)
-    tracker._notices = notices
-    tracker._server_read = alone
-    tracker.server_sources[:] = [notices, feed, alone]
+    tracker, calls = heard_tracker(news=False)
     tracker.server_look(2.0)
     assert [name for name, _ in calls] == ['notifications', 'feed']
 
