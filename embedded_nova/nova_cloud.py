@@ -27,6 +27,7 @@ import types
 
 import fixtures
 import futurist
+from nova.api import auth as nova_auth
 from nova.compute import task_states
 from nova.objects import instance as instance_obj
 from nova import rpc as nova_rpc
@@ -34,6 +35,7 @@ from nova.tests import fixtures as nova_fixtures
 from nova.tests.functional import integrated_helpers
 from nova import utils as nova_utils
 import oslo_messaging
+from oslo_middleware import request_id as request_id_middleware
 from placement import deploy as placement_deploy
 
 from embedded_nova import fake_driver
@@ -123,6 +125,10 @@ class EmbeddedNovaCase(integrated_helpers.ProviderUsageBaseTestCase):
         self.useFixture(fixtures.MonkeyPatch(
             'nova.objects.instance.Instance.save',
             _recording_landings(instance_obj.Instance.save)))
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.api.auth.NovaKeystoneContext._create_context',
+            _keeping_request_id(
+                nova_auth.NovaKeystoneContext._create_context)))
         if self._live_migration_slots is not None:
             # Nova creates its live migration executor once per process,
             # at the first live migration, sized by this flag: every
@@ -214,6 +220,21 @@ def _recording_landings(save):
                 outcome='completed')
         return result
     return save_and_record
+
+
+def _keeping_request_id(create_context):
+    """The API fixture's context stub, with the id Nova answers a request.
+
+    Real Nova's context takes the request id that compute_req_id put in
+    the environ (``RequestContext.from_environ``): the id the API answers
+    as x-openstack-request-id, and that every notification of the request
+    carries. The fixture's stub made a new one.
+    """
+    def create(env, **kwargs):
+        kwargs.setdefault('request_id',
+                          env.get(request_id_middleware.ENV_REQUEST_ID))
+        return create_context(env, **kwargs)
+    return create
 
 
 def register_driver():
