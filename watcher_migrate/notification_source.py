@@ -19,19 +19,21 @@ source only pushes news: an event that ends a step the action waits for
 (``decisive``) wakes the action and ``has_news`` says so; ``look``
 answers None, and the tracker confirms with one read of the server
 alone, begun at once (the shared feed's request in flight began before
-the event).
+the event). One event is believed with no read: Nova's word that the
+server landed, by our own request (``believed``).
 
 Once the first event of the move has arrived and the bus holds, the
 source is *hearing*: ``HeardSchedule`` then stops the polling, and the
-action looks only when woken, or every server check interval in case an
-event was lost. Without those events (notifications off in Nova, the bus
-lost) the move is followed by polling, as without a listener.
+action looks only when woken, or every notification_check_interval in
+case an event was lost. Without those events (notifications off in Nova,
+the bus lost) the move is followed by polling, as without a listener.
 """
 
 import time
 
 from oslo_log import log
 
+from watcher_migrate import nova_gateway
 from watcher_migrate import sources
 
 LOG = log.getLogger(__name__)
@@ -64,6 +66,38 @@ def under_way(look):
         look.server is not None and look.server.task_state in UNDER_WAY_TASKS)
 
 
+# The API status of a server with no task, for the vm_states a landing
+# leaves it in (a live move, a cold one before and after its confirm).
+LANDED_STATUS = {'active': 'ACTIVE', 'stopped': 'SHUTOFF',
+                 'resized': 'VERIFY_RESIZE'}
+
+
+def believed(event, request_id, source, destination=None):
+    """The server as ``event`` shows it, if it is its landing by our request.
+
+    Nova sends an instance's notification once the save it tells of is
+    committed: the save that lands the server (no task left) and the
+    ``.end`` after it show what a read of the server would show then.
+    So that event is believed, with no read, when it carries the id Nova
+    gave our own request (not an earlier move, not another server's, nor
+    a message made without it), no task, a status a landing leaves, and
+    a host other than the source (the destination, if named). Nothing
+    else is: a failure, above all, is confirmed by a read.
+
+    :returns: a ``nova_gateway.ServerView``, or None
+    """
+    if event is None or request_id is None or \
+            event.request_id != request_id or event.priority != 'info' or \
+            event.task_state is not None:
+        return None
+    status = LANDED_STATUS.get(event.state)
+    if status is None or event.host in (None, source) or \
+            destination not in (None, event.host):
+        return None
+    return nova_gateway.ServerView(id=event.uuid, name=None, status=status,
+                                   task_state=None, host=event.host)
+
+
 def decisive(event):
     """Whether ``event`` may end a step of a move (worth a look now)."""
     if event.priority == 'error' or event.event_type in DECISIVE_EVENTS:
@@ -90,8 +124,13 @@ class NotificationSource(sources.Source):
         self._listener = listener
         self._wake = wake
         self._since_clock = clock()
-        # A decisive event arrived since the last look.
+        # A decisive event arrived since the last look; the latest one.
         self._news = False
+        self._word = None
+        # The id Nova gave the request whose landing we wait for, and of
+        # the last one whose landing was believed.
+        self._request_id = None
+        self._believed_request = None
         self._silence_noted = False
         self._heard_at_close = False
         # A lost bus wakes the action: it polls again at once.
@@ -101,7 +140,10 @@ class NotificationSource(sources.Source):
 
     def _deliver(self, event):
         if decisive(event):
-            self._news = True
+            self._word = event
+            # A believed landing's later events (its .end) add nothing.
+            self._news = self._news or \
+                event.request_id != self._believed_request
         elif not event.early:
             return
         self._listener.moves_heard = True
@@ -115,6 +157,19 @@ class NotificationSource(sources.Source):
 
     def has_news(self):
         return self._sub is not None and self._news
+
+    def own_request(self, request_id):
+        """Our request ``request_id`` (a move, a confirm) was accepted."""
+        self._request_id = request_id
+
+    def landing(self, source, destination=None):
+        """The server as the news shows it if believed (see ``believed``)."""
+        if not self.has_news():
+            return None
+        server = believed(self._word, self._request_id, source, destination)
+        if server is not None:
+            self._believed_request = self._request_id
+        return server
 
     @property
     def hearing(self):
@@ -174,15 +229,15 @@ class NotificationSource(sources.Source):
 class HeardSchedule(object):
     """A move's schedule of looks, paused while its events are heard.
 
-    Hearing, the next look is a server check interval away (the events
-    wake the action before); not hearing, ``inner`` decides, as without
-    a listener. A live schedule's predictor, stall watch and landing are
-    ``inner``'s.
+    Hearing, the next look is ``interval`` (notification_check_interval)
+    away (the events wake the action before); not hearing, ``inner``
+    decides, as without a listener. A live schedule's predictor, stall
+    watch and landing are ``inner``'s.
 
     No event says that a copy stopped converging, so while a live move
     is heard its stall watch still gets Nova's figures: a first reading
-    at the first server check (a move shorter than that reads none),
-    then one at each end of the stall window.
+    after ``interval`` (a move shorter than that reads none), then one at
+    each end of the stall window.
     """
 
     def __init__(self, inner, notices, interval):

@@ -393,7 +393,7 @@ class NotificationListener(object):
         self.lost_at = time.monotonic()
         if not self._warn('was lost'):
             return
-        # Moves heard until now sleep a server check interval between
+        # Moves heard until now sleep notification_check_interval between
         # looks: woken, they poll again at once.
         with self._lock:
             subs = [sub for group in self._subs.values() for sub in group]

@@ -492,6 +492,12 @@ class NovaGateway(object):
                 raise WriteOutcomeUnknown(what, e)
             raise
 
+    def _write_request(self, what, fn, *args, **kwargs):
+        """``_write``, answering the id Nova gave the request, or None."""
+        ids = getattr(self._write(what, fn, *args, **kwargs),
+                      'request_ids', None) or [None]
+        return ids[0]
+
     # -- reads ------------------------------------------------------------
 
     def get_server(self, server_id):
@@ -618,18 +624,21 @@ class NovaGateway(object):
 
     # -- writes -----------------------------------------------------------
 
+    # The moves' writes return the id Nova gave the request (its
+    # notifications about the move carry it; None if unknown).
+
     def live_migrate(self, server_id, host):
-        return self._write(
+        return self._write_request(
             'live-migrate server %s' % server_id,
             self.client.servers.live_migrate, server_id, host, 'auto')
 
     def cold_migrate(self, server_id, host):
-        return self._write(
+        return self._write_request(
             'cold-migrate server %s' % server_id,
             self.client.servers.migrate, server_id, host=host)
 
     def confirm_resize(self, server_id):
-        return self._write(
+        return self._write_request(
             'confirm the migration of server %s' % server_id,
             self.client.servers.confirm_resize, server_id)
 

@@ -62,8 +62,9 @@ MIGRATION_OPTS = [
              'When set, each migration is also woken by its server\'s '
              'notifications (instance.live_migration_*, instance.resize_*, '
              'instance.update, compute_task.migrate_server.error) and '
-             'confirms each by one read, instead of waiting for its next '
-             'poll. Empty (default): polling alone. Nova must send them: '
+             'confirms each by at most one read (none for the landing of '
+             'its own request), instead of waiting for its next poll. '
+             'Empty (default): polling alone. Nova must send them: '
              '[notifications] notification_format = versioned or both, '
              'and [oslo_messaging_notifications] driver = messagingv2. '
              'Use a broker user that may only read exchange '
@@ -99,6 +100,16 @@ MIGRATION_OPTS = [
              'same name declared before with other values must be '
              'deleted first (a RabbitMQ policy with a lower value also '
              'applies).'),
+    cfg.IntOpt(
+        'notification_check_interval', default=120, min=1,
+        help='Seconds a migration whose notifications are heard goes '
+             'without a look at Nova. Its events wake it; this look is '
+             'there in case Nova failed to send one (it drops what it '
+             'cannot send), so an unannounced end is noticed that late '
+             'at worst. While a live migration is heard, this look is '
+             'its stall watch\'s reading of the figures (see '
+             'live_migration_stall_window). Polling (no listener, the '
+             'bus lost, a move not heard of) is unaffected.'),
     cfg.IntOpt(
         'live_timeout', default=0, min=0,
         help='Seconds a live migration may take before timeout_action is '
@@ -149,8 +160,8 @@ MIGRATION_OPTS = [
              'the copy over the guest\'s memory. 0: no stall detection, '
              'the timeout alone. A move followed by Nova\'s notifications '
              '(notification_transport_url) is watched too: its figures are '
-             'read at its first server check (2 x poll_interval_max) and '
-             'at each end of the window.'),
+             'read after notification_check_interval and at each end of '
+             'the window.'),
     cfg.BoolOpt(
         'auto_confirm', default=True,
         help='Confirm a cold migration as soon as the server reaches '

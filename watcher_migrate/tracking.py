@@ -252,12 +252,24 @@ class MigrationTracker(object):
         self._server_updated = None
         self._migration_id = migration_id
 
-    def sent(self, at):
+    def sent(self, at, request_id=None):
         """The move request sent at ``at`` was answered at once.
 
         Only such a request times Nova's start lag.
+
+        :param request_id: the id Nova gave it, None if unknown
         """
         self._move_sent_at = at
+        self.requested(request_id)
+
+    def requested(self, request_id):
+        """Nova accepted our request ``request_id`` (a move, a confirm).
+
+        Nova's notifications of its landing carry the id: believed, they
+        need no read (``notification_source.believed``).
+        """
+        if self._notices is not None:
+            self._notices.own_request(request_id)
 
     def move_visible(self):
         """Whether a move of ours is visibly under way or done."""
@@ -363,7 +375,7 @@ class MigrationTracker(object):
         if self._notices is None:
             return schedule
         return notification_source.HeardSchedule(
-            schedule, self._notices, self._server_check_interval)
+            schedule, self._notices, self.settings.notification_check_interval)
 
     def heard_first_delay(self):
         """Seconds the first look may wait for the move's first event.
@@ -393,12 +405,12 @@ class MigrationTracker(object):
         """While the move's events are heard, a look that reads nothing.
 
         :returns: a Look of what was last seen; None when a read is due
-            (news to confirm, or the server check interval passed)
+            (news to confirm, or notification_check_interval passed)
         """
         notices = self._notices
         if notices is None or not notices.hearing or notices.has_news() \
                 or self.clock() - self._server_read_at \
-                >= self._server_check_interval:
+                >= self.settings.notification_check_interval:
             return None
         return Look(migration=self._last_record, at=self.clock())
 
@@ -423,10 +435,15 @@ class MigrationTracker(object):
                                >= self._server_check_interval)
         asked = self.server_sources
         if self._notices is not None and self._notices.has_news():
-            # News is confirmed by the server read alone, begun now: the
-            # shared feed would first wait out its request in flight,
-            # begun before the event, then make one more.
+            landing = self._notices.landing(self._source,
+                                            self.request.destination_node)
             self._notices.look()
+            if landing is not None:
+                return Look(migration=self._last_record, server=landing,
+                            at=self.clock())
+            # Other news is confirmed by the server read alone, begun now:
+            # the shared feed would first wait out its request in flight,
+            # begun before the event, then make one more.
             asked = [self._server_read]
         for source in asked:
             # The look is as of the request of the source that answers.
@@ -501,6 +518,10 @@ class MigrationTracker(object):
                     self._unwatch_records()
                 schedule.predictor.add(ours)
                 if ours.status != 'post-migrating':
+                    if self._notices is not None and self._notices.hearing:
+                        # Heard, the copy seen going on is the check: an
+                        # end Nova did not announce shows as no record.
+                        self._server_read_at = self.clock()
                     return Look(migration=ours, at=self.clock())
             # The copy is over: the landing is due.
             return self.server_look(may_check=False)

@@ -47,9 +47,10 @@ def process():
 
 def heard_action(cloud, server, source, destination, process, url,
                  kind='live', **options):
-    # At its default: while heard, the server is still checked every
-    # 2 x poll_interval_max, in case an event was lost.
-    options.setdefault('poll_interval_max', 10.0)
+    # At their defaults: while heard, the server is still checked every
+    # notification_check_interval, in case an event was lost.
+    options.setdefault('poll_interval_max', 5.0)
+    options.setdefault('notification_check_interval', 120)
     return actions.migrate_action(
         cloud, server, source, destination, kind=kind, context=process,
         notification_transport_url=url,
@@ -62,22 +63,26 @@ def reads_of(requests, server):
             if r['method'] == 'GET' and server in r['path']]
 
 
-def heard_live_move(cloud, process, url, live_duration):
-    """A live move once the process has heard one: (server, requests).
+def heard_move(cloud, process, url, kind='live', **driver):
+    """A move once the process has heard one: (server, requests).
 
     ``requests``: (method, path) of every compute request from the
-    second move's pre-condition on.
+    second move's pre-condition on; ``driver``: its fake driver settings.
     """
     first, server = cloud.create_server('host1'), cloud.create_server('host1')
     cloud.set_driver(instance=first, live_duration=1)
     assert actions.run(heard_action(cloud, first, 'host1', 'host2', process,
                                     url)) is True
-    cloud.set_driver(instance=server, live_duration=live_duration)
+    cloud.set_driver(instance=server, **driver)
     start = len(cloud.requests())
     assert actions.run(heard_action(cloud, server, 'host1', 'host2', process,
-                                    url)) is True
+                                    url, kind=kind)) is True
     return server, [(r['method'], r['path'].split('/v2.1')[-1])
                     for r in cloud.requests(start)]
+
+
+def heard_live_move(cloud, process, url, live_duration):
+    return heard_move(cloud, process, url, live_duration=live_duration)
 
 
 def test_once_moves_are_heard_a_live_migration_is_not_polled(
@@ -92,16 +97,29 @@ def test_once_moves_are_heard_a_live_migration_is_not_polled(
     assert len([r for r in requests if r[0] == 'GET']) <= 4, requests
 
 
-def test_an_announced_landing_is_confirmed_by_one_read_of_the_server(
+def test_the_landing_nova_announces_of_our_request_needs_no_read(
         broker, publishing_cloud, process):
-    server, requests = heard_live_move(publishing_cloud, process,
-                                       broker.url, 6)
+    cloud = publishing_cloud
+    server, requests = heard_live_move(cloud, process, broker.url, 6)
     moved = [i for i, r in enumerate(requests) if r[0] == 'POST']
     assert len(moved) == 1, requests
-    # Begun at once, not a shared listing that waits out one in flight.
-    after = [(method, path.split('?')[0])
-             for method, path in requests[moved[0] + 1:]]
-    assert after == [('GET', '/servers/%s' % server)], requests
+    # Nova's event carries the id of our move request: believed, it is
+    # the answer, true to Nova (placement is read after the action).
+    assert requests[moved[0] + 1:] == [], requests
+    assert actions.placement(cloud, server) == ('host2', 'ACTIVE', None)
+
+
+def test_a_heard_cold_migration_is_confirmed_with_no_read(
+        broker, publishing_cloud, process):
+    cloud = publishing_cloud
+    server, requests = heard_move(cloud, process, broker.url, kind='cold',
+                                  cold_duration=4)
+    assert actions.placement(cloud, server) == ('host2', 'ACTIVE', None)
+    # Nova's word on each of our two requests: VERIFY_RESIZE, then the
+    # confirm done (the pre-condition's reads come before).
+    moved = [i for i, r in enumerate(requests) if r[0] == 'POST']
+    assert len(moved) == 2, requests
+    assert requests[moved[0] + 1:] == [requests[moved[1]]], requests
 
 
 def test_a_heard_cold_migration_is_confirmed(broker, publishing_cloud,
@@ -127,14 +145,15 @@ def test_a_heard_copy_that_stalls_is_aborted_by_its_stall_window(
     start = len(cloud.requests())
     # Checked every 6 s while heard; the stall window is 10 s.
     migrate = heard_action(cloud, server, 'host1', 'host2', process,
-                           broker.url, poll_interval_max=3.0, **stalls.STALL)
+                           broker.url, poll_interval_max=3.0,
+                           notification_check_interval=6, **stalls.STALL)
     with pytest.raises(exceptions.ActionFailed) as error:
         actions.run(migrate)
     assert 'stalled: remaining' in str(error.value), str(error.value)
     assert actions.placement(cloud, server) == ('host1', 'ACTIVE', None)
     assert cloud.migrations(server)[0]['status'] == 'cancelled'
-    # Heard, the figures are read only for the stall window: at the first
-    # server check and at the window's end (polled, every few seconds).
+    # Heard, the figures are read only for the stall window: after one
+    # check interval and at the window's end (polled, every few seconds).
     figures = [r for r in reads_of(cloud.requests(start), server)
                if r['path'].endswith(FIGURES)]
     assert 1 < len(figures) <= 3, figures

@@ -562,6 +562,96 @@ def test_only_events_that_may_end_a_step_are_decisive(
     assert notification_source.decisive(event) is wakes
 
 
+# -- which landings are believed without a read -------------------------------
+
+OURS = 'req-ours'
+
+
+def landing_event(**fields):
+    """Our request's landing on host2 as Nova tells it; but ``fields``."""
+    values = dict(event_type='instance.update', uuid='u', host='host2',
+                  state='active', task_state=None, request_id=OURS)
+    values.update(fields)
+    return notifications.NotificationEvent(**values)
+
+
+def test_the_landing_of_our_request_is_believed_as_the_server():
+    server = notification_source.believed(landing_event(), OURS, 'host1')
+    assert (server.id, server.host, server.status, server.task_state) == \
+        ('u', 'host2', 'ACTIVE', None)
+
+
+def test_a_cold_landing_of_our_request_is_believed_in_verify_resize():
+    server = notification_source.believed(
+        landing_event(event_type='instance.resize_finish.end',
+                      state='resized'), OURS, 'host1', 'host2')
+    assert server.status == 'VERIFY_RESIZE'
+
+
+@pytest.mark.parametrize('why, event, request_id, destination', [
+    ('another request: an earlier move, or a message made without it',
+     landing_event(request_id='req-other'), OURS, None),
+    ('Nova gave our request no id we know', landing_event(), None, None),
+    ('still busy', landing_event(task_state='migrating'), OURS, None),
+    ('back on the source: a failure, which a read confirms',
+     landing_event(host='host1'), OURS, None),
+    ('on a host that is not the one asked for', landing_event(host='host3'),
+     OURS, 'host2'),
+    ('in a state no landing leaves', landing_event(state='error'), OURS,
+     None),
+    ('an error', landing_event(priority='error'), OURS, None),
+])
+def test_no_other_event_is_believed(why, event, request_id, destination):
+    assert notification_source.believed(
+        event, request_id, 'host1', destination) is None, why
+
+
+class _Listener(object):
+    """A started listener, as a source sees it: its callback is the test's."""
+
+    listening = True
+    moves_heard = None
+
+    def subscribe(self, server_id, since, callback=None, on_lost=None):
+        self.deliver = callback
+        return types.SimpleNamespace(early_seen=True, last=None)
+
+    def lost_since(self, at):
+        return False
+
+    def unsubscribe(self, sub):
+        pass
+
+
+def believing_source():
+    """A source whose landing by our request was believed; its listener."""
+    listener = _Listener()
+    source = notification_source.NotificationSource(
+        listener, 'u', threading.Event(), 'u', since=time.time)
+    source.own_request(OURS)
+    listener.deliver(landing_event())
+    assert source.landing('host1') is not None
+    source.look()
+    return source, listener
+
+
+def test_the_later_events_of_a_believed_landing_are_no_news():
+    source, listener = believing_source()
+    listener.deliver(landing_event(
+        event_type='instance.live_migration_post_dest.end'))
+    assert not source.has_news()
+
+
+def test_the_events_of_our_next_request_are_news():
+    # The confirm of a cold move, after its VERIFY_RESIZE was believed.
+    source, listener = believing_source()
+    source.own_request('req-confirm')
+    listener.deliver(landing_event(event_type='instance.resize_confirm.end',
+                                   request_id='req-confirm'))
+    assert source.has_news()
+    assert source.landing('host1').status == 'ACTIVE'
+
+
 class _Inner(object):
     urgent = late = True
     watch = None

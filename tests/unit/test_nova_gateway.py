@@ -347,6 +347,19 @@ def test_live_migrate_lets_nova_choose_block_migration(nova, gateway):
         'host': 'compute-2', 'block_migration': 'auto'}}
 
 
+@pytest.mark.parametrize('write', ['live_migrate', 'cold_migrate'])
+def test_a_move_answers_the_id_nova_gave_its_request(nova, gateway, write):
+    nova.post(ACTION_URL, status_code=202,
+              headers={'x-openstack-request-id': 'req-42'})
+    assert getattr(gateway(), write)(SERVER, 'compute-2') == 'req-42'
+
+
+def test_a_confirm_answers_the_id_nova_gave_its_request(nova, gateway):
+    nova.post(ACTION_URL, status_code=204,
+              headers={'x-openstack-request-id': 'req-43'})
+    assert gateway().confirm_resize(SERVER) == 'req-43'
+
+
 def test_cold_migrate_names_the_destination_host(nova, gateway):
     nova.post(ACTION_URL, status_code=202)
     gateway().cold_migrate(SERVER, 'compute-2')

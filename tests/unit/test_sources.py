@@ -12,6 +12,7 @@
 
 """The sources of observation and the tracker's fallback between them."""
 
+import dataclasses
 import logging
 import threading
 import time
@@ -208,23 +209,31 @@ def test_a_source_put_first_answers_before_the_shared_feed():
 class Announcing(Scripted):
     """Nova's notifications, with news of the server until looked at."""
 
-    def __init__(self, calls):
+    def __init__(self, calls, landed=None):
         super(Announcing, self).__init__('notifications', None, calls=calls)
         self.news = True
+        self.landed = landed
 
     def has_news(self):
         return self.news
+
+    def landing(self, source, destination=None):
+        return self.landed if self.news else None
 
     def _look(self, max_age, check):
         self.news = False
         return super(Announcing, self)._look(max_age, check)
 
 
-def heard_tracker(news):
-    """A tracker hearing its move: (tracker, names of the sources asked)."""
-    tracker = make_tracker()
+def heard_tracker(news, landed=None, clock=time.monotonic):
+    """A tracker hearing its move: (tracker, names of the sources asked).
+
+    ``landed``: the server as a believed landing among the news shows it.
+    """
+    tracker = make_tracker(clock=clock)
     calls = []
-    notices = Announcing(calls)
+    notices = Announcing(calls, landed)
+    notices.hearing = True
     notices.news = news
     tracker._notices = notices
     tracker._server_read = Scripted('alone', (SERVER, False), calls=calls)
@@ -242,6 +251,25 @@ def test_news_from_nova_is_confirmed_by_the_server_read_alone():
     look = tracker.server_look(2.0)
     assert look.server == SERVER
     assert [name for name, _ in calls] == ['notifications', 'alone']
+
+
+def test_a_believed_landing_is_the_look_with_no_read():
+    landed = dataclasses.replace(SERVER, host='host2')
+    tracker, calls = heard_tracker(news=True, landed=landed)
+    look = tracker.server_look(2.0)
+    assert look.server == landed
+    assert [name for name, _ in calls] == ['notifications']
+
+
+def test_a_heard_move_goes_a_notification_check_interval_unlooked_at():
+    # Its events wake it; only a lost one needs the look.
+    now = [100.0]
+    tracker, calls = heard_tracker(news=False, clock=lambda: now[0])
+    now[0] += 119.0
+    assert tracker.quiet_look() is not None
+    now[0] += 1.0
+    assert tracker.quiet_look() is None
+    assert calls == []
 
 
 def test_without_news_a_heard_move_looks_through_the_shared_feed():

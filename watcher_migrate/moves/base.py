@@ -179,6 +179,7 @@ class Move(object):
     # -- start ------------------------------------------------------------
 
     def _send(self):
+        """Ask Nova for the move: the id Nova gave the request, or None."""
         raise NotImplementedError()
 
     def start(self):
@@ -238,8 +239,7 @@ class Move(object):
         def attempt():
             try:
                 sent_at = self.clock()
-                self._send()
-                self.tracker.sent(sent_at)
+                self.tracker.sent(sent_at, self._send())
                 return True
             except nova_gateway.NovaConflict as e:
                 if self.tracker.move_visible():

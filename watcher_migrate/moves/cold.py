@@ -38,8 +38,8 @@ class ColdMove(base.Move):
     kind = 'cold'
 
     def _send(self):
-        self.gateway.cold_migrate(self.request.server_id,
-                                  self.request.destination_node)
+        return self.gateway.cold_migrate(self.request.server_id,
+                                         self.request.destination_node)
 
     def follow(self, timeout, knob, server):
         """Follow the migration to VERIFY_RESIZE, then confirm it.
@@ -93,14 +93,17 @@ class ColdMove(base.Move):
         """
         tracker = self.tracker
         self.journal_phase(journal.CONFIRMING)
-        self._send_confirm()
+        observe, schedule = tracker.server_look, self.server_schedule()
+        if self._send_confirm():
+            # Nova took it: its events say when it is done, as for the move.
+            observe, schedule = tracker.follow_look, tracker.heard(schedule)
         settle = self.settings.settle_timeout
         try:
             phase, look = self._resending(
-                tracker.server_look,
+                observe,
                 lambda look: phases.of_confirm(look, self.target,
                                                original_status),
-                self._confirm_again, self.server_schedule(),
+                self._confirm_again, schedule,
                 'confirm of %s' % self.request.label, wake=tracker.wake)
         except waiting.WaitTimeout as e:
             return base.Outcome(
@@ -142,8 +145,11 @@ class ColdMove(base.Move):
             self._send_confirm()
 
     def _send_confirm(self):
+        """Send the confirm; whether Nova accepted it."""
         try:
-            self.gateway.confirm_resize(self.request.server_id)
+            self.tracker.requested(
+                self.gateway.confirm_resize(self.request.server_id))
+            return True
         except (nova_gateway.WriteOutcomeUnknown,
                 exceptions.NovaUnavailable) as e:
             LOG.warning('Server %s: %s; the state of the migration will '
@@ -152,6 +158,7 @@ class ColdMove(base.Move):
             # Already confirming or confirmed (an earlier, lost answer);
             # anything else shows in the wait's verdict.
             LOG.warning('Server %s: %s', self.request.label, e)
+        return False
 
     # -- stop and revert --------------------------------------------------
 

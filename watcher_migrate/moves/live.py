@@ -53,8 +53,8 @@ class LiveMove(base.Move):
     kind = 'live'
 
     def _send(self):
-        self.gateway.live_migrate(self.request.server_id,
-                                  self.request.destination_node)
+        return self.gateway.live_migrate(self.request.server_id,
+                                         self.request.destination_node)
 
     def follow(self, timeout, knob, server):
         """Follow the migration until the server decides, or time runs out.
