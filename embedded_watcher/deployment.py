@@ -123,7 +123,10 @@ debug = true
 driver = test
 
 [database]
-connection = sqlite:///{database}
+# A busy timeout of 60 s, not pysqlite's 5: with every transaction
+# taking the write lock (applier_main), 50 parallel actions on 2 CPUs
+# can queue longer than 5 s for it ("database is locked").
+connection = sqlite:///{database}?timeout=60
 
 [watcher_applier]
 workflow_engine = {workflow_engine}
