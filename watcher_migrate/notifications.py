@@ -19,9 +19,11 @@ other consumer keep their own copy) and hands each event about a
 subscribed server to its subscriptions, which wake their action at once
 instead of at its next poll.
 
-A notification only says "look now": it can be lost (Nova drops what it
-fails to send, a broker restart drops the queue), duplicated or out of
-order, so the action still confirms with a read and polls as before.
+A notification mostly says "look now": it can be lost (Nova drops what
+it fails to send, a broker restart drops the queue), duplicated or out
+of order, so the action confirms with a read and polls as before; only
+the landing of its own request is taken at Nova's word
+(``notification_source.believed``).
 With no transport URL, or a bus that cannot be reached, nothing changes.
 """
 
