@@ -180,22 +180,40 @@ class NotificationSource(sources.Source):
 
     @property
     def expected(self):
-        """Whether the move's events should come: the last move's did."""
+        """Whether the move's events should come.
+
+        The bus the operator configured is trusted from the process's
+        first move on, until a move shows Nova sending nothing of it
+        (``note_silence``): polling each process's first moves until
+        their events came would cost every fresh applier requests.
+        """
         return self._listener.listening and \
-            self._listener.moves_heard is True
+            self._listener.moves_heard is not False
 
     def note_silence(self, look):
         """Log once that Nova shows the move under way, unheard of."""
+        if under_way(look):
+            self._silent('Nova shows its migration %s'
+                         % (look.status or look.server.task_state),
+                         'following it by polling')
+
+    def note_end(self):
+        """The move ended on its destination: say so if it went unheard.
+
+        Its first events come long before its end: none means Nova
+        sends nothing (the next moves are polled from their start).
+        """
+        self._silent('Nova ended its migration', 'polling the next moves')
+
+    def _silent(self, seen, so):
         if self._silence_noted or self._sub is None or \
-                self._sub.early_seen or not self._listener.listening or \
-                not under_way(look):
+                self._sub.early_seen or not self._listener.listening:
             return
         self._silence_noted = True
         self._listener.moves_heard = False
-        LOG.warning('Server %s: Nova shows its migration %s but sent no '
-                    'notification of it (are versioned notifications on '
-                    'in Nova?); following it by polling', self.label,
-                    look.status or look.server.task_state)
+        LOG.warning('Server %s: %s but sent no notification of it (are '
+                    'versioned notifications on in Nova?); %s', self.label,
+                    seen, so)
 
     @property
     def early_seen(self):

@@ -287,7 +287,7 @@ class NotificationListener(object):
         self._watch = None
         self.listening = False
         # Whether the last move followed was heard (its first event came):
-        # learned by the process, None until a move tells.
+        # learned by the process, None until a move tells (expected).
         self.moves_heard = None
         # clock() of the last loss of the bus, None if never lost.
         self.lost_at = None

@@ -271,6 +271,11 @@ class MigrationTracker(object):
         if self._notices is not None:
             self._notices.own_request(request_id)
 
+    def moved(self):
+        """The move ended on its destination (before ``unwatch``)."""
+        if self._notices is not None:
+            self._notices.note_end()
+
     def move_visible(self):
         """Whether a move of ours is visibly under way or done."""
         look = self.look(with_server=True)
@@ -380,8 +385,8 @@ class MigrationTracker(object):
     def heard_first_delay(self):
         """Seconds the first look may wait for the move's first event.
 
-        When the process's last move was heard, the next one's events
-        will come: its first event (or a failure's) wakes the action, and
+        Unless a move of the process went unheard, the move's events will
+        come: its first event (or a failure's) wakes the action, and
         until the server check interval nothing else is worth a request.
         """
         if self._notices is None or not self._notices.expected:

@@ -792,6 +792,30 @@ def test_a_cold_move_shown_under_way_unheard_of_is_said_once(caplog):
     assert listener.moves_heard is False
 
 
+def test_the_first_move_of_a_process_expects_its_events():
+    # No move has told yet: the configured bus is trusted.
+    _listener, source = _silent_source()
+    assert source.expected
+
+
+def test_once_a_move_went_unheard_the_next_is_not_expected_to_be_heard():
+    _listener, source = _silent_source()
+    source.note_silence(_cold_look('resize_migrating'))
+    assert not source.expected
+
+
+def test_a_move_that_ended_unheard_of_is_said_once(caplog):
+    # Followed from its start as heard, then found landed by a look.
+    _listener, source = _silent_source()
+    with caplog.at_level(logging.WARNING):
+        source.note_end()
+        source.note_end()
+    said = [r for r in caplog.records if 'ended its migration but sent no '
+            'notification' in r.getMessage()]
+    assert len(said) == 1
+    assert not source.expected
+
+
 def test_a_cold_move_just_accepted_is_not_yet_taken_for_silence(caplog):
     # The API sets resize_prep before Nova sends any event.
     listener, source = _silent_source()

@@ -137,6 +137,8 @@ class Move(object):
                 raise
             else:
                 outcome = self.follow(timeout, knob, server)
+                if outcome.ok:
+                    tracker.moved()
         finally:
             tracker.unwatch()
         # An exception instead leaves the row: the move may be under way,
