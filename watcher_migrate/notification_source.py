@@ -142,7 +142,7 @@ class NotificationSource(sources.Source):
         if decisive(event):
             self._word = event
             # A believed landing's later events (its .end) add nothing.
-            self._news = self._news or \
+            self._news = self._news or self._believed_request is None or \
                 event.request_id != self._believed_request
         elif not event.early:
             return

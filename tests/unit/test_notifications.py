@@ -623,6 +623,17 @@ class _Listener(object):
         pass
 
 
+def test_a_decisive_event_without_a_request_id_is_news():
+    # The conductor's compute_task.migrate_server.error names none.
+    listener = _Listener()
+    source = notification_source.NotificationSource(
+        listener, 'u', threading.Event(), 'u', since=time.time)
+    listener.deliver(notifications.NotificationEvent(
+        event_type='compute_task.migrate_server.error', uuid='u',
+        priority='error'))
+    assert source.has_news()
+
+
 def believing_source():
     """A source whose landing by our request was believed; its listener."""
     listener = _Listener()
