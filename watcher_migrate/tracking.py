@@ -144,6 +144,8 @@ class MigrationTracker(object):
         self._progress_at = 0.0
         self._queued_since = None
         self._started_at = clock()
+        # clock() at which the current wait ends (``wait_ends``).
+        self._wait_ends_at = None
         self.latest = Progress(phase='not started')
 
     @property
@@ -406,16 +408,32 @@ class MigrationTracker(object):
             return "heard from Nova's notifications"
         return 'followed by polling: no notification of it was heard'
 
+    def wait_ends(self, at):
+        """The current wait ends at clock() ``at``.
+
+        Its look then reads Nova even while the move is heard: the
+        verdict of a timeout (abort, revert) must not rest on events,
+        one of which may have been lost.
+
+        :returns: ``at``, the wait's deadline
+        """
+        self._wait_ends_at = at
+        return at
+
     def quiet_look(self):
         """While the move's events are heard, a look that reads nothing.
 
         :returns: a Look of what was last seen; None when a read is due
-            (news to confirm, or notification_check_interval passed)
+            (news to confirm, notification_check_interval passed, or the
+            wait's end reached)
         """
         notices = self._notices
+        now = self.clock()
         if notices is None or not notices.hearing or notices.has_news() \
-                or self.clock() - self._server_read_at \
-                >= self.settings.notification_check_interval:
+                or now - self._server_read_at \
+                >= self.settings.notification_check_interval \
+                or (self._wait_ends_at is not None
+                    and now >= self._wait_ends_at):
             return None
         return Look(migration=self._last_record, at=self.clock())
 

@@ -272,6 +272,17 @@ def test_a_heard_move_goes_a_notification_check_interval_unlooked_at():
     assert calls == []
 
 
+def test_the_last_look_of_a_heard_wait_reads_nova():
+    # A timeout's verdict (abort, revert) must not rest on events.
+    now = [100.0]
+    tracker, _calls = heard_tracker(news=False, clock=lambda: now[0])
+    tracker.wait_ends(130.0)
+    now[0] = 129.0
+    assert tracker.quiet_look() is not None
+    now[0] = 130.0
+    assert tracker.quiet_look() is None
+
+
 def test_without_news_a_heard_move_looks_through_the_shared_feed():
     tracker, calls = heard_tracker(news=False)
     tracker.server_look(2.0)

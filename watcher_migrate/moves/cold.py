@@ -53,7 +53,8 @@ class ColdMove(base.Move):
                 tracker.through_outages(
                     lambda: self.explained(tracker.follow_look())),
                 self.decided, tracker.heard(self.server_schedule()),
-                deadline=self.clock() + timeout, cancel=self.cancel,
+                deadline=tracker.wait_ends(self.clock() + timeout),
+                cancel=self.cancel,
                 what='cold migration of %s' % self.request.label,
                 clock=self.clock, on_poll=tracker.log_progress,
                 wake=tracker.wake, first_delay=tracker.heard_first_delay())
@@ -260,7 +261,8 @@ class ColdMove(base.Move):
 
         return waiting.wait_for(
             self.tracker.through_outages(look_and_resend), decided, schedule,
-            deadline=self.clock() + self.settings.settle_timeout,
+            deadline=self.tracker.wait_ends(
+                self.clock() + self.settings.settle_timeout),
             what=what, clock=self.clock, on_poll=self.tracker.log_progress,
             wake=wake)
 

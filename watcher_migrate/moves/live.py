@@ -68,7 +68,8 @@ class LiveMove(base.Move):
                 tracker.through_outages(
                     lambda: self.explained(tracker.live_look())),
                 self._decided_or_stalled, schedule,
-                deadline=self.clock() + timeout, cancel=self.cancel,
+                deadline=tracker.wait_ends(self.clock() + timeout),
+                cancel=self.cancel,
                 what='live migration of %s' % self.request.label,
                 clock=self.clock, on_poll=tracker.log_progress,
                 wake=tracker.wake, first_delay=first)
