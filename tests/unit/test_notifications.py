@@ -588,6 +588,14 @@ def test_a_cold_landing_of_our_request_is_believed_in_verify_resize():
     assert server.status == 'VERIFY_RESIZE'
 
 
+def test_a_stopped_server_confirmed_on_the_destination_is_believed_shutoff():
+    # A cold move of a stopped server ends stopped after its confirm.
+    server = notification_source.believed(
+        landing_event(event_type='instance.resize_confirm.end',
+                      state='stopped'), OURS, 'host1', 'host2')
+    assert server.status == 'SHUTOFF'
+
+
 @pytest.mark.parametrize('why, event, request_id, destination', [
     ('another request: an earlier move, or a message made without it',
      landing_event(request_id='req-other'), OURS, None),
