@@ -74,6 +74,8 @@ class ProcessContext(object):
       a live-migrated server (``end_prediction.FinishLag``);
     - ``start_lag``: how long after a live move request Nova begins the
       copy (``end_prediction.StartLag``);
+    - ``copy_pace``: how often Nova saves a live copy's figures and how
+      fast the last copies went (``end_prediction.CopyPace``);
     - ``notification_listener(settings)``: the consumer of Nova's
       notifications (``notifications.NotificationListener``), started once;
     - ``journal(settings)``: the journal of moves in flight
@@ -90,6 +92,7 @@ class ProcessContext(object):
         self.feeds = change_feed.FeedRegistry()
         self.finish_lag = end_prediction.FinishLag()
         self.start_lag = end_prediction.StartLag()
+        self.copy_pace = end_prediction.CopyPace()
         self._lock = threading.Lock()
         self._service_reads = {}
         self._listeners = {}

@@ -17,8 +17,9 @@ wrote them (the record's ``updated_at``). Two such points give the copy
 rate, hence the moment the copy ends; the server then lands on the
 destination after Nova's post-copy steps, a lag this process learns from
 the migrations it has followed. ``LiveSchedule`` turns that into as few
-looks as possible: figures until the end is known, one look when it is
-due, and backoff where Nova gives no figures.
+looks as possible: figures when Nova can have saved new ones until the
+end is known (``CopyPace``: libvirt saves them every 5 s by default),
+one look when it is due, and backoff where Nova gives no figures.
 """
 
 import datetime
@@ -99,6 +100,55 @@ class StartLag(object):
             self.seconds *= tuning.START_LAG_SHRINK
 
 
+class CopyPace(object):
+    """What the process learned of Nova's live copies: its priors.
+
+    - ``cadence``: seconds between two saves of a copy's figures (libvirt:
+      ``[libvirt] live_migration_monitor_interval``), the shortest the
+      last landed copy showed, so that figures are read when newer ones
+      can be there and not before. Our reads bound it from above: the
+      first copy's figures are read backing off from
+      ``tuning.SECOND_READING``, so a Nova saving more often than that
+      is taken to save at that spacing.
+    - ``rate``: bytes per second the last landed copy moved, so that a
+      copy with one figure yet has an end to look at when that comes
+      before its next figure (a short copy). From the copy's figures when
+      it had two; from its one figure and its landing otherwise, the
+      landing taken halfway between the last look that did not see it
+      and the one that did: a guess that came late puts the next one
+      earlier, one that came early is followed by looks close together,
+      so the guesses settle near the landing. None until a copy landed.
+
+    A copy's own figures always win over these.
+    """
+
+    def __init__(self, cadence=tuning.FIGURES_CADENCE_INITIAL):
+        self._lock = threading.Lock()
+        self.cadence = cadence
+        self.rate = None
+
+    def landed(self, predictor, after=None, by=None, lag=0.0):
+        """Learn from a copy that landed.
+
+        :param after: wall time of the last look that found it not landed
+        :param by: wall time of the look that found it landed
+        :param lag: the finish lag: the landing comes that long after the
+            end of the copy
+        """
+        rate = predictor.rate()
+        if rate is None and predictor.readings == 1 and by is not None:
+            at, remaining = predictor.last
+            after = at if after is None else max(after, at)
+            copying = (after + by) / 2 - lag - at
+            if remaining and copying > 0:
+                rate = remaining / copying
+        with self._lock:
+            if predictor.spacing is not None:
+                self.cadence = predictor.spacing
+            if rate is not None:
+                self.rate = rate
+
+
 class EndPredictor(object):
     """The predicted wall time at which a live migration's copy ends."""
 
@@ -112,9 +162,14 @@ class EndPredictor(object):
         self._bare_readings = 0
         # Nothing left to copy: Nova is finishing, new figures say nothing.
         self.copied = False
+        # The shortest time between two of the copy's figures read.
+        self.spacing = None
+        # Readings taken, new or not: the schedule times the last one.
+        self.reads = 0
 
     def add(self, migration):
         """Take a reading of the migration record; True if it was new."""
+        self.reads += 1
         if migration.status == 'post-migrating':
             # The copy is over; Nova's figures say nothing more.
             self.copied = True
@@ -134,6 +189,10 @@ class EndPredictor(object):
             return False
         self.precise = self.precise and fine
         self.copied = migration.memory_remaining_bytes == 0
+        if self._points:
+            gap = at - self._points[-1][0]
+            self.spacing = gap if self.spacing is None else min(
+                self.spacing, gap)
         self._points.append((at, migration.memory_remaining_bytes))
         del self._points[:-3]
         return True
@@ -141,6 +200,11 @@ class EndPredictor(object):
     @property
     def readings(self):
         return len(self._points)
+
+    @property
+    def last(self):
+        """(Nova time, bytes remaining) of the newest figure, or None."""
+        return self._points[-1] if self._points else None
 
     @property
     def steady(self):
@@ -181,7 +245,7 @@ class LiveSchedule(object):
     """
 
     def __init__(self, floor, cap, wall, predictor=None, lag=None,
-                 start=None, watch=None):
+                 start=None, watch=None, pace=None):
         self.floor = floor
         self.cap = max(cap, floor)
         self.wall = wall
@@ -192,6 +256,9 @@ class LiveSchedule(object):
         self.watch = watch
         # The process's FinishLag (its context's); a lag of its own alone.
         self.lag = lag or FinishLag()
+        # The process's CopyPace: when the next figure can be there, and a
+        # prior rate for a copy with one figure.
+        self.pace = pace or CopyPace()
         # Before the copy runs, looks back off from here (the first look's
         # delay): queued and preparing can last, and decide nothing.
         self.start = max(floor, start or floor)
@@ -201,6 +268,9 @@ class LiveSchedule(object):
         self._target = None     # the wall time of the look at the end
         self._overdue = False   # the look at the end came too early
         self._ending_since = None   # wall time the end became due
+        self._looked_at = None      # wall time of the last look undecided
+        self._figures_read_at = None    # wall time of the last figures read
+        self._reads_seen = 0
         # The next look is meant for the predicted end (or just after it):
         # it must see Nova as it is then, not share an older request.
         self.urgent = False
@@ -211,10 +281,24 @@ class LiveSchedule(object):
     def wants_figures(self):
         if self.predictor.figures_missing or self.predictor.copied:
             return False
-        if self.predictor.end() is None or self.stall_check_due():
+        if self.stall_check_due():
             return True
+        if self.predictor.end() is None:
+            # Until Nova can have saved newer figures, a read would show
+            # the same: once the process knows how its copies go, the
+            # looks between see the server instead.
+            due = self._figures_due()
+            return due is None or self.pace.rate is None or \
+                self.wall() >= due
+        # Late past its end, the copy may be slower than predicted: its
+        # figures say until when, once Nova can have saved new ones (it
+        # saves none at the copy's end: each read is a cadence apart).
+        now = self.wall()
         return self._overdue and self._ending_since is not None and \
-            self.wall() - self._ending_since >= tuning.FIGURES_AGAIN_AFTER
+            now - self._ending_since >= tuning.FIGURES_AGAIN_AFTER and \
+            now >= self._figures_due() and (
+                self._figures_read_at is None
+                or now - self._figures_read_at >= self._cadence())
 
     def stall_check_due(self):
         """Whether the stall window has ended since the copy's best figure.
@@ -228,6 +312,11 @@ class LiveSchedule(object):
     def next_delay(self, look):
         self.urgent = self.late = False
         now = self.wall()
+        self._looked_at = now
+        if self.predictor.reads != self._reads_seen:
+            # The look just taken read the figures.
+            self._reads_seen = self.predictor.reads
+            self._figures_read_at = now
         if self._target is not None and now >= self._target - self.floor:
             # The look meant for the end (a feed's news may wake it a
             # little early) found the migration still going.
@@ -238,10 +327,7 @@ class LiveSchedule(object):
         if end is None:
             if self.predictor.readings == 0:
                 return self._backoff.backoff('not copying', self.start)
-            # One figure (the next makes the rate), or no progress: the
-            # figures are worth reading again once Nova has rewritten them.
-            return self._backoff.backoff(
-                'copying', max(self.floor, tuning.SECOND_READING))
+            return self._between_figures(now)
         if self.predictor.precise:
             target = end + self.lag.seconds
         else:
@@ -278,8 +364,52 @@ class LiveSchedule(object):
             delay = max(self.floor, min(delay, check - now))
         return delay
 
+    def _figures_due(self):
+        """Wall time at which Nova can have saved newer figures, or None."""
+        last = self.predictor.last
+        if last is None:
+            return None
+        slack = tuning.FIGURES_SAVE_SLACK
+        if not self.predictor.precise:
+            slack += 1.0    # a whole-second stamp: saved up to 1 s later
+        return last[0] + self._cadence() + slack
+
+    def _cadence(self):
+        return self.predictor.spacing or self.pace.cadence
+
+    def _between_figures(self, now):
+        """The delay while the copy runs with no rate of its own yet.
+
+        One figure (the next makes the rate), or no progress. Before the
+        process has seen a copy land, the figures are read backing off:
+        the spacing of the new ones teaches it Nova's cadence. After, they
+        are read when Nova can have saved new ones (a read then that found
+        none backs off), and before that the server is looked at when the
+        process's prior rate says the copy ends: a copy shorter than the
+        cadence ends before its next figure.
+        """
+        due = self._figures_due()
+        rate = self.pace.rate
+        if rate is None or now >= due:
+            return self._backoff.backoff(
+                'copying', max(self.floor, tuning.SECOND_READING))
+        until_due = max(self.floor, due - now)
+        at, remaining = self.predictor.last
+        target = at + remaining / rate + self.lag.seconds
+        if target >= due:
+            return until_due
+        if target - now > self.floor:
+            # A guess, not a prediction: it teaches the lag nothing.
+            self.urgent = True
+            return target - now
+        return min(until_due, self._backoff.backoff(
+            'ending as the prior says', max(self.floor,
+                                            tuning.ENDING_INTERVAL)))
+
     def landed(self, at):
         """The server was seen on the destination at wall time ``at``."""
+        self.pace.landed(self.predictor, after=self._looked_at, by=at,
+                         lag=self.lag.seconds)
         if self._target is None and not self._overdue:
             return
         if self._target is not None and at >= self._target:

@@ -364,7 +364,7 @@ class MigrationTracker(object):
                 self.settings.poll_interval_min,
                 self.settings.poll_interval_max, wall=self.wall,
                 predictor=predictor, lag=self._context.finish_lag,
-                start=first, watch=watch))
+                start=first, watch=watch, pace=self._context.copy_pace))
         return self.schedule, first
 
     def stalled(self):

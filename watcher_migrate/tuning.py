@@ -119,9 +119,18 @@ FINISH_LAG_SHRINK = 0.9
 # Between the two figures that give the rate: at least this much of
 # Nova's time, so that timing noise is small against it.
 MIN_SPAN = 1.0
-# Nova rewrites the figures every half second or so (libvirt's migration
-# monitor): the second reading comes this much later than the first, so
-# that its figures are at least MIN_SPAN newer and one read is enough.
+# Nova's libvirt driver saves a copy's figures as it begins, then every
+# [libvirt] live_migration_monitor_interval (5 s by default): the
+# spacing taken until a landed copy showed its own
+# (end_prediction.CopyPace), with which figures are read again only when
+# newer ones can be there.
+FIGURES_CADENCE_INITIAL = 5.0
+# Its monitor saves after a job query, in a loop of half-second sleeps:
+# a save comes up to this much past its due time.
+FIGURES_SAVE_SLACK = 0.5
+# Until the process has seen a copy land, a copy's figures are read again
+# from this delay on, backing off: at least MIN_SPAN newer if Nova saves
+# them that often, and the spacing of the new ones says how often it does.
 SECOND_READING = MIN_SPAN + 0.5
 # Nova's clock times its figures; seconds-only timestamps (MySQL) make a
 # prediction this uncertain, so it is approached instead of trusted.

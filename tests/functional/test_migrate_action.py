@@ -25,6 +25,7 @@ import pytest
 
 from watcher_migrate import action
 from watcher_migrate import exceptions
+from watcher_migrate import tuning
 
 IN_PROGRESS = {'accepted', 'queued', 'preparing', 'running',
                'post-migrating', 'pre-migrating', 'migrating', 'finished',
@@ -438,6 +439,44 @@ def test_a_lone_live_migration_waiting_to_copy_is_followed_by_its_figures(
     # shared listing would serve this action alone, one read more.
     assert listings == []
     assert len(figure_reads) >= 2
+
+
+def _figure_reads(requests, server):
+    return [r['start'] for r in requests if r['method'] == 'GET' and
+            r['path'].endswith('/servers/%s/migrations' % server)]
+
+
+def test_a_copy_s_figures_are_read_only_when_nova_can_have_saved_new_ones(
+        cloud, process_context):
+    # The embedded Nova saves them as libvirt does by default: as the
+    # copy begins, then every 5 s. The process learns it from a first
+    # copy; the next copy (12 s) is read at that cadence.
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=8)
+    assert run(migrate_action(cloud, server, 'host1', 'host2',
+                              context=process_context)) is True
+    cloud.set_driver(instance=server, live_duration=12)
+    cloud.reset_requests()
+    assert run(migrate_action(cloud, server, 'host2', 'host3',
+                              context=process_context)) is True
+    reads = _figure_reads(cloud.requests(), server)
+    # The first figure and the second, which gives the rate; a read
+    # before the copy began adds one. Not one read between two saves.
+    assert 2 <= len(reads) <= 3, reads
+    assert reads[-1] - reads[-2] >= tuning.FIGURES_CADENCE_INITIAL - 0.5
+
+
+def test_a_short_copy_teaches_the_process_how_fast_its_copies_go(
+        cloud, process_context):
+    # A 3 s copy of 2 GiB has one figure (5 s cadence): its rate is
+    # taken from the looks around its landing.
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=3, memory_bytes=2 << 30)
+    assert process_context.copy_pace.rate is None
+    assert run(migrate_action(cloud, server, 'host1', 'host2',
+                              context=process_context)) is True
+    rate = (2 << 30) / 3.0
+    assert rate / 2 < process_context.copy_pace.rate < rate * 2
 
 
 def _first_figures_read_after_move(requests, server):

@@ -133,6 +133,107 @@ def test_only_the_look_at_the_predicted_end_is_urgent():
     assert schedule.urgent
 
 
+def one_figure_schedule(now, rate=None, lag=0.3):
+    """A copy with one figure at T0, GIB left; ``rate``: the prior."""
+    schedule, clock = schedule_at(now, lag=lag)
+    schedule.pace.rate = rate
+    schedule.predictor.add(record(T0, GIB))
+    return schedule, clock
+
+
+FIGURES_DUE = T0 + tuning.FIGURES_CADENCE_INITIAL + tuning.FIGURES_SAVE_SLACK
+
+
+# A prior so slow that the copy's next figure comes before its end.
+SLOW = GIB / 20
+
+
+def test_before_a_copy_landed_one_figure_is_read_again_backing_off():
+    schedule, clock = one_figure_schedule(T0 + 1)
+    assert schedule.wants_figures()
+    first = schedule.next_delay(None)
+    assert first == tuning.SECOND_READING
+    assert schedule.next_delay(None) > first
+
+
+def test_after_one_figure_the_figures_are_read_when_nova_saves_the_next():
+    schedule, clock = one_figure_schedule(T0 + 1, rate=SLOW)
+    assert not schedule.wants_figures()
+    clock[0] = FIGURES_DUE
+    assert schedule.wants_figures()
+
+
+def test_a_figure_due_but_not_there_yet_is_read_again_backing_off():
+    schedule, clock = one_figure_schedule(FIGURES_DUE + 0.1, rate=SLOW)
+    assert schedule.wants_figures()
+    first = schedule.next_delay(None)
+    assert first == tuning.SECOND_READING
+    assert schedule.next_delay(None) > first
+
+
+def test_a_prior_rate_puts_one_look_at_a_short_copys_end():
+    # 1 GiB left at T0, the last copies moved 0.5 GiB/s: ends at T0 + 2.
+    schedule, clock = one_figure_schedule(T0 + 1, rate=GIB / 2)
+    assert abs(schedule.next_delay(None) - (1 + 0.3)) < 0.01
+    assert schedule.urgent
+    assert not schedule.wants_figures()
+
+
+def test_a_prior_end_past_without_a_landing_is_looked_at_often():
+    schedule, clock = one_figure_schedule(T0 + 3, rate=GIB / 2)
+    assert schedule.next_delay(None) == tuning.ENDING_INTERVAL
+
+
+def test_a_prior_end_after_the_next_figure_waits_for_that_figure():
+    schedule, clock = one_figure_schedule(T0 + 1, rate=SLOW)
+    assert abs(schedule.next_delay(None) - (FIGURES_DUE - (T0 + 1))) < 0.01
+    clock[0] = FIGURES_DUE
+    assert schedule.wants_figures()
+
+
+def test_a_landed_copy_teaches_the_process_its_cadence_and_rate():
+    schedule, clock = schedule_at(T0 + 12)
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 5.5, GIB // 2))
+    schedule.predictor.add(record(T0 + 11.5, GIB // 4))
+    schedule.landed(T0 + 12)
+    assert schedule.pace.cadence == pytest.approx(5.5)
+    assert schedule.pace.rate == pytest.approx((GIB - GIB // 4) / 11.5)
+
+
+def test_a_copy_landed_with_one_figure_teaches_a_rate_by_its_landing():
+    pace = end_prediction.CopyPace()
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, GIB))
+    # Not landed at T0 + 2, landed at T0 + 3: landed about T0 + 2.5, so
+    # copied in 2.2 s given Nova's 0.3 s to land after the copy.
+    pace.landed(predictor, after=T0 + 2, by=T0 + 3, lag=0.3)
+    assert pace.rate == pytest.approx(GIB / 2.2)
+
+
+def test_a_one_figure_copy_s_rate_makes_the_next_look_at_its_landing():
+    schedule, clock = one_figure_schedule(T0 + 1)
+    clock[0] = T0 + 2
+    schedule.next_delay(None)           # not landed at T0 + 2
+    schedule.landed(T0 + 3)
+    following, clock = one_figure_schedule(T0 + 50.5)
+    following.pace = schedule.pace
+    following.predictor = end_prediction.EndPredictor()
+    following.predictor.add(record(T0 + 50, GIB))
+    assert following.next_delay(None) == pytest.approx(2.5 - 0.5)
+
+
+def test_a_copy_saving_its_figures_less_often_is_read_at_its_own_pace():
+    schedule, clock = schedule_at(T0 + 12)
+    schedule.pace.rate = SLOW
+    schedule.predictor.add(record(T0, GIB))
+    schedule.predictor.add(record(T0 + 10, GIB))    # no progress: no end
+    clock[0] = T0 + 10 + tuning.FIGURES_CADENCE_INITIAL + 1
+    assert not schedule.wants_figures()
+    clock[0] = T0 + 20 + tuning.FIGURES_SAVE_SLACK
+    assert schedule.wants_figures()
+
+
 def test_once_all_memory_is_copied_the_figures_are_not_read_again():
     schedule, clock = schedule_at(T0 + 5)
     schedule.predictor.add(record(T0, GIB))
@@ -240,6 +341,21 @@ def test_a_landing_later_than_nova_usually_takes_reads_the_figures_again():
         clock[0] += schedule.next_delay(None)
     assert schedule.wants_figures()
     assert clock[0] >= LOOK_AT_END + tuning.FIGURES_AGAIN_AFTER
+
+
+def test_a_landing_late_past_its_end_reads_the_figures_once_per_cadence():
+    # Nova saves no figures at the end of a copy: the last stays as it was
+    # however often it is read while Nova is slow to land the server.
+    schedule, clock = half_copied()
+    figure_reads = []
+    while clock[0] < LOOK_AT_END + 20:
+        if schedule.wants_figures():
+            figure_reads.append(clock[0])
+            schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+        clock[0] += schedule.next_delay(None)
+    gaps = [b - a for a, b in zip(figure_reads, figure_reads[1:])]
+    assert len(figure_reads) >= 2
+    assert min(gaps) >= 2.0         # the copy's own spacing of figures
 
 
 def test_a_look_at_the_end_that_finds_the_server_landed_shortens_the_lag():

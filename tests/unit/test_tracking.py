@@ -198,3 +198,14 @@ def test_the_look_at_the_end_of_the_stall_window_reads_the_figures(tracker):
     # the server.
     assert (reads, look.migration, tracker.asked_ages) == (
         [SERVER_ID], running, [])
+
+
+def test_the_moves_of_a_process_share_what_it_learned_of_copies():
+    shared = context.ProcessContext()
+    request = parameters.MigrationRequest(
+        server_id=SERVER_ID, migration_type='live', source_node='compute-1',
+        destination_node='compute-2')
+    schedules = [tracking.MigrationTracker(
+        None, request, options.Settings({}), clock=lambda: 50.0,
+        context=shared).live_schedule()[0] for _ in range(2)]
+    assert schedules[0].pace is schedules[1].pace is shared.copy_pace
