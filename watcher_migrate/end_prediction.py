@@ -130,7 +130,10 @@ class CopyPace(object):
     def landed(self, predictor, after=None, by=None, lag=0.0):
         """Learn from a copy that landed.
 
-        :param after: wall time of the last look that found it not landed
+        :param after: wall time of the last look that found it not landed;
+            None when no look came between (the first look found it
+            landed, or Nova's event said so): the landing is taken at
+            ``by`` then
         :param by: wall time of the look that found it landed
         :param lag: the finish lag: the landing comes that long after the
             end of the copy
@@ -138,7 +141,7 @@ class CopyPace(object):
         rate = predictor.rate()
         if rate is None and predictor.readings == 1 and by is not None:
             at, remaining = predictor.last
-            after = at if after is None else max(after, at)
+            after = by if after is None else max(after, at)
             copying = (after + by) / 2 - lag - at
             if remaining and copying > 0:
                 rate = remaining / copying

@@ -211,6 +211,15 @@ def test_a_copy_landed_with_one_figure_teaches_a_rate_by_its_landing():
     assert pace.rate == pytest.approx(GIB / 2.2)
 
 
+def test_a_landing_seen_with_no_look_before_it_is_taken_when_seen():
+    # Heard from Nova's events: no look brackets the landing.
+    pace = end_prediction.CopyPace()
+    predictor = end_prediction.EndPredictor()
+    predictor.add(record(T0, GIB))
+    pace.landed(predictor, by=T0 + 3, lag=0.3)
+    assert pace.rate == pytest.approx(GIB / 2.7)
+
+
 def test_a_one_figure_copy_s_rate_makes_the_next_look_at_its_landing():
     schedule, clock = one_figure_schedule(T0 + 1)
     clock[0] = T0 + 2
