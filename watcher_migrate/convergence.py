@@ -108,6 +108,19 @@ class ConvergenceWatch(object):
             return None
         return self._low.read_at + self.window
 
+    def late_unconfirmed(self):
+        """Whether the rate predicts an end past the deadline, unconfirmed.
+
+        Two figures give a rate but not a steady fall (they may span two
+        passes of the copy): the next figure Nova saves may make the
+        verdict, so the schedule reads it as soon as it can be there.
+        """
+        if not self.window or not self._running or self.deadline is None:
+            return False
+        end = self.predictor.end()
+        return end is not None and end > self.deadline and \
+            not self.predictor.steady
+
     def verdict(self):
         """A ``Stall`` once the figures say the copy will not end; or None."""
         if not self.window or not self._running or self._latest is None:

@@ -297,6 +297,9 @@ class LiveSchedule(object):
         # figures say until when, once Nova can have saved new ones (it
         # saves none at the copy's end: each read is a cadence apart).
         now = self.wall()
+        confirm = self.confirmation_at()
+        if confirm is not None and now >= confirm:
+            return True
         return self._overdue and self._ending_since is not None and \
             now - self._ending_since >= tuning.FIGURES_AGAIN_AFTER and \
             now >= self._figures_due() and (
@@ -365,7 +368,30 @@ class LiveSchedule(object):
             # whether the copy still converges.
             self.urgent = False
             delay = max(self.floor, min(delay, check - now))
+        confirm = self.confirmation_at()
+        if confirm is not None and confirm - now < delay:
+            # Sooner than the stall window's end: a copy too slow for its
+            # timeout is stopped once Nova's next figure confirms it.
+            self.urgent = False
+            delay = max(self.floor, confirm - now)
         return delay
+
+    def confirmation_at(self):
+        """Wall time of the read that may confirm a late end; or None.
+
+        While the rate predicts an end past the move's deadline but the
+        fall is not yet steady (convergence), the next figure decides:
+        it is read when Nova can have saved it. A read then that found
+        none newer is tried again backing off from the floor, up to the
+        cadence (Nova's monitor loop may save it a little late).
+        """
+        if self.watch is None or not self.watch.late_unconfirmed():
+            return None
+        due = self._figures_due()
+        read = self.watch.last_read_at
+        if read is None or read < due:
+            return due
+        return read + min(self._cadence(), max(self.floor, read - due))
 
     def _figures_due(self):
         """Wall time at which Nova can have saved newer figures, or None."""

@@ -255,7 +255,8 @@ class HeardSchedule(object):
     No event says that a copy stopped converging, so while a live move
     is heard its stall watch still gets Nova's figures: a first reading
     after ``interval`` (a move shorter than that reads none), then one at
-    each end of the stall window.
+    each end of the stall window, and the one that may confirm an end
+    predicted past the deadline.
     """
 
     def __init__(self, inner, notices, interval):
@@ -286,9 +287,11 @@ class HeardSchedule(object):
         if watch is None or not watch.window or \
                 self.predictor.figures_missing or self.predictor.copied:
             return None
-        check = watch.check_at()
-        if check is not None:
-            return check
+        due = [at for at in (watch.check_at(),
+                             self._inner.confirmation_at())
+               if at is not None]
+        if due:
+            return min(due)
         # Not judging yet (no running figures): one try a check interval.
         since = watch.last_read_at or self._heard_since
         return None if since is None else since + self._interval

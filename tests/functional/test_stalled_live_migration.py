@@ -107,3 +107,17 @@ def test_a_copy_too_slow_for_its_timeout_is_aborted_as_stalled(cloud):
                      r'deadline; aborted', str(error.value)), str(error.value)
     assert common.placement(cloud, server) == ('host1', 'ACTIVE', None)
     assert cloud.migrations(server)[0]['status'] == 'cancelled'
+
+
+def test_a_copy_too_slow_for_its_timeout_is_stopped_before_its_window_ends(
+        cloud):
+    server = cloud.create_server('host1')
+    # Figures at Nova's default cadence (5 s); a copy of 120 s against a
+    # 40 s timeout and the default 120 s window: the third falling figure,
+    # not the window's end, says that it cannot make it.
+    cloud.set_driver(instance=server, live_duration=120)
+    with pytest.raises(exceptions.ActionFailed) as error:
+        common.run(common.migrate_action(cloud, server, 'host1', 'host2',
+                                         live_timeout=40))
+    assert 'past the deadline; aborted' in str(error.value), str(error.value)
+    assert common.placement(cloud, server) == ('host1', 'ACTIVE', None)

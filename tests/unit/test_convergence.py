@@ -145,3 +145,24 @@ def test_a_copy_no_longer_running_is_no_stall():
 def test_the_window_is_checked_a_window_after_the_low_was_read():
     watch = watched(STUCK[:1])
     assert watch.check_at() == T0 + 0.1 + WINDOW
+
+
+def test_an_end_past_the_deadline_from_two_figures_awaits_their_third():
+    watch = watched(SLOW[:2], deadline=T0 + 30)
+    assert watch.verdict() is None
+    assert watch.late_unconfirmed()
+
+
+def test_a_third_figure_falling_steadily_confirms_the_late_end():
+    watch = watched(SLOW, deadline=T0 + 30)
+    assert not watch.late_unconfirmed()
+    assert watch.verdict() is not None
+
+
+def test_an_end_before_the_deadline_awaits_no_confirmation():
+    assert not watched(SLOW[:2], deadline=T0 + 90).late_unconfirmed()
+
+
+def test_a_window_of_0_awaits_no_confirmation_of_a_late_end():
+    assert not watched(SLOW[:2], window=0,
+                       deadline=T0 + 30).late_unconfirmed()

@@ -406,10 +406,11 @@ def test_the_start_lag_grows_no_further_than_its_bound():
     assert lag.seconds == 3.0
 
 
-def watched_schedule_at(now, window):
+def watched_schedule_at(now, window, deadline=None):
     clock = [now]
     predictor = end_prediction.EndPredictor()
-    watch = convergence.ConvergenceWatch(window, predictor=predictor)
+    watch = convergence.ConvergenceWatch(window, deadline=deadline,
+                                         predictor=predictor)
     schedule = end_prediction.LiveSchedule(
         0.2, 5.0, wall=lambda: clock[0], predictor=predictor,
         lag=end_prediction.FinishLag(initial=0.3), watch=watch)
@@ -470,3 +471,36 @@ def test_a_window_of_0_adds_no_look_at_a_long_copy():
         clock[0] += delays[-1]
         assert not schedule.wants_figures()
     assert delays == [tuning.MAX_CAPS * 5.0] * 6
+
+
+def read_a_copy_too_slow_for_its_deadline():
+    """Figures a second apart at T0 and T0 + 1: the copy ends 100 s on."""
+    schedule, clock = watched_schedule_at(T0 + 1.1, window=120,
+                                          deadline=T0 + 30)
+    read(schedule, record(T0, 101 * GIB // 10), T0 + 0.1)
+    read(schedule, record(T0 + 1, 100 * GIB // 10), T0 + 1.1)
+    return schedule, clock
+
+
+def test_an_end_past_the_deadline_reads_the_next_figure_when_nova_saves_it():
+    schedule, clock = read_a_copy_too_slow_for_its_deadline()
+    # Nova's next figure: a second after the last, saved up to 0.5 s late;
+    # not the stall window's end, 120 s away.
+    due = T0 + 1 + 1 + tuning.FIGURES_SAVE_SLACK
+    assert abs(schedule.next_delay(None) - (due - clock[0])) < 0.01
+    assert not schedule.wants_figures()
+    clock[0] = due
+    assert schedule.wants_figures()
+
+
+def test_a_confirming_read_that_found_no_newer_figure_backs_off():
+    schedule, clock = read_a_copy_too_slow_for_its_deadline()
+    due = T0 + 2 + tuning.FIGURES_SAVE_SLACK
+    delays = []
+    for late in (0.0, 0.2, 0.6):
+        clock[0] = due + late
+        # Read, and the figure is the one already seen.
+        read(schedule, record(T0 + 1, 100 * GIB // 10), clock[0])
+        delays.append(round(schedule.next_delay(None), 2))
+    # From the floor, doubling with the time past due, up to the cadence.
+    assert delays == [0.2, 0.2, 0.6]

@@ -700,11 +700,13 @@ def test_an_unheard_move_keeps_its_own_schedule():
     assert schedule.wants_figures() and schedule.urgent
 
 
-def heard_live(window=120.0, interval=10.0, news=False):
+def heard_live(window=120.0, interval=10.0, news=False, deadline=None):
     """A heard live schedule on a wall clock of the test's; its parts."""
     clock = types.SimpleNamespace(now=1800000000.0)
     predictor = end_prediction.EndPredictor()
-    watch = convergence.ConvergenceWatch(window, predictor=predictor)
+    watch = convergence.ConvergenceWatch(
+        window, deadline=None if deadline is None else clock.now + deadline,
+        predictor=predictor)
     inner = end_prediction.LiveSchedule(
         0.2, 5.0, wall=lambda: clock.now, predictor=predictor, watch=watch)
     notices = types.SimpleNamespace(hearing=True, has_news=lambda: news)
@@ -712,14 +714,14 @@ def heard_live(window=120.0, interval=10.0, news=False):
         watch, clock
 
 
-def copying(schedule, watch, at, status='running'):
+def copying(schedule, watch, at, status='running', remaining=4 << 30):
     """The figures of a copy read at ``at``: 4 GiB of 8 left."""
     stamp = datetime.datetime.fromtimestamp(
         at, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')
     record = nova_gateway.MigrationView(
         id=7, status=status, memory_total_bytes=8 << 30,
-        memory_processed_bytes=4 << 30, memory_remaining_bytes=4 << 30,
-        updated_at=stamp)
+        memory_processed_bytes=(8 << 30) - remaining,
+        memory_remaining_bytes=remaining, updated_at=stamp)
     schedule.predictor.add(record)
     watch.add(record, at)
 
@@ -753,6 +755,20 @@ def test_a_heard_copy_is_read_again_at_its_stall_window_end():
     assert schedule.next_delay(None) == pytest.approx(5.0)
     clock.now += 5.0
     assert schedule.stall_check_due()
+
+
+def test_a_heard_copy_too_slow_for_its_deadline_reads_its_next_figure():
+    schedule, watch, clock = heard_live(deadline=30.0)
+    schedule.next_delay(None)
+    clock.now += 10.25     # a stamp with a fraction: Nova's is precise
+    copying(schedule, watch, clock.now, remaining=4 << 30)
+    clock.now += 5.0
+    # 100 MiB in 5 s: the 3.9 GiB left take 200 s, past the deadline.
+    copying(schedule, watch, clock.now, remaining=(4 << 30) - (100 << 20))
+    # Nova's next figure, 5 s on and up to 0.5 s late, may confirm it.
+    assert schedule.next_delay(None) == pytest.approx(5.5)
+    clock.now += 5.5
+    assert schedule.stall_check_due() and schedule.wants_figures()
 
 
 def test_a_heard_copy_not_yet_begun_is_tried_again_a_check_later():
