@@ -290,9 +290,7 @@ class LiveSchedule(object):
             # Until Nova can have saved newer figures, a read would show
             # the same: once the process knows how its copies go, the
             # looks between see the server instead.
-            due = self._figures_due()
-            return due is None or self.pace.rate is None or \
-                self.wall() >= due
+            return self._figures_may_be_new(self.wall())
         # Late past its end, the copy may be slower than predicted: its
         # figures say until when, once Nova can have saved new ones (it
         # saves none at the copy's end: each read is a cadence apart).
@@ -403,6 +401,16 @@ class LiveSchedule(object):
             slack += 1.0    # a whole-second stamp: saved up to 1 s later
         return last[0] + self._cadence() + slack
 
+    def _figures_may_be_new(self, now):
+        """Whether a read now may find figures newer than the last read.
+
+        Always before the process has a prior rate (its first copy): the
+        new figures teach it Nova's cadence. After, once Nova can have
+        saved the next.
+        """
+        due = self._figures_due()
+        return due is None or self.pace.rate is None or now >= due
+
     def _cadence(self):
         return self.predictor.spacing or self.pace.cadence
 
@@ -417,14 +425,13 @@ class LiveSchedule(object):
         process's prior rate says the copy ends: a copy shorter than the
         cadence ends before its next figure.
         """
-        due = self._figures_due()
-        rate = self.pace.rate
-        if rate is None or now >= due:
+        if self._figures_may_be_new(now):
             return self._backoff.backoff(
                 'copying', max(self.floor, tuning.SECOND_READING))
+        due = self._figures_due()
         until_due = max(self.floor, due - now)
         at, remaining = self.predictor.last
-        target = at + remaining / rate + self.lag.seconds
+        target = at + remaining / self.pace.rate + self.lag.seconds
         if target >= due:
             return until_due
         if target - now > self.floor:
