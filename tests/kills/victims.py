@@ -81,11 +81,14 @@ def plugin_options(directory, live_timeout):
     """[watcher_actions.nova_migrate] of a victim and of its restart.
 
     Polls the one-process Nova gently; the journal of moves in flight in
-    the iteration's own directory (an option older code ignores).
+    the iteration's own directory (an option older code ignores). No
+    stall watch: a copy drawn to outlast its deadline would be judged too
+    slow from its first figures and aborted before the kill; the kill
+    runs are about the deadline the recovery inherits.
     """
     return {'poll_interval_min': 0.5, 'poll_interval_max': 2.0,
             'settle_timeout': 120, 'live_timeout': int(live_timeout),
-            'cold_timeout': 600,
+            'cold_timeout': 600, 'live_migration_stall_window': 0,
             'journal_path': os.path.join(str(directory), 'journal.sqlite')}
 
 
