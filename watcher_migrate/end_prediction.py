@@ -106,10 +106,11 @@ class CopyPace(object):
     - ``cadence``: seconds between two saves of a copy's figures (libvirt:
       ``[libvirt] live_migration_monitor_interval``), the shortest the
       last landed copy showed, so that figures are read when newer ones
-      can be there and not before. Our reads bound it from above: the
-      first copy's figures are read backing off from
-      ``tuning.SECOND_READING``, so a Nova saving more often than that
-      is taken to save at that spacing.
+      can be there and not before. Until a copy landed, libvirt's default
+      (``tuning.FIGURES_CADENCE_INITIAL``). Our reads bound it from
+      above: a Nova saving more often than that is taken to save at that
+      spacing, which costs nothing but figures read less often than they
+      could be.
     - ``rate``: bytes per second the last landed copy moved, so that a
       copy with one figure yet has an end to look at when that comes
       before its next figure (a short copy). From the copy's figures when
@@ -402,14 +403,9 @@ class LiveSchedule(object):
         return last[0] + self._cadence() + slack
 
     def _figures_may_be_new(self, now):
-        """Whether a read now may find figures newer than the last read.
-
-        Always before the process has a prior rate (its first copy): the
-        new figures teach it Nova's cadence. After, once Nova can have
-        saved the next.
-        """
+        """Whether a read now may find figures newer than the last read."""
         due = self._figures_due()
-        return due is None or self.pace.rate is None or now >= due
+        return due is None or now >= due
 
     def _cadence(self):
         return self.predictor.spacing or self.pace.cadence
@@ -417,19 +413,22 @@ class LiveSchedule(object):
     def _between_figures(self, now):
         """The delay while the copy runs with no rate of its own yet.
 
-        One figure (the next makes the rate), or no progress. Before the
-        process has seen a copy land, the figures are read backing off:
-        the spacing of the new ones teaches it Nova's cadence. After, they
-        are read when Nova can have saved new ones (a read then that found
-        none backs off), and before that the server is looked at when the
-        process's prior rate says the copy ends: a copy shorter than the
-        cadence ends before its next figure.
+        One figure (the next makes the rate), or no progress. The figures
+        are read again when Nova can have saved new ones (a read then that
+        found none backs off). Before that, the server is looked at when
+        the process's prior rate says the copy ends: a copy shorter than
+        the cadence ends before its next figure. Without a prior (the
+        process's first copy) nothing says when a short copy ends: the
+        next figure's read, which finds the copy over, does; a look
+        between would cost every longer first copy a request.
         """
         if self._figures_may_be_new(now):
             return self._backoff.backoff(
                 'copying', max(self.floor, tuning.SECOND_READING))
         due = self._figures_due()
         until_due = max(self.floor, due - now)
+        if self.pace.rate is None:
+            return until_due
         at, remaining = self.predictor.last
         target = at + remaining / self.pace.rate + self.lag.seconds
         if target >= due:

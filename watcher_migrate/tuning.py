@@ -128,9 +128,8 @@ FIGURES_CADENCE_INITIAL = 5.0
 # Its monitor saves after a job query, in a loop of half-second sleeps:
 # a save comes up to this much past its due time.
 FIGURES_SAVE_SLACK = 0.5
-# Until the process has seen a copy land, a copy's figures are read again
-# from this delay on, backing off: at least MIN_SPAN newer if Nova saves
-# them that often, and the spacing of the new ones says how often it does.
+# A read when Nova's next figure was due that found none is tried again
+# from this delay on, backing off: at least MIN_SPAN later.
 SECOND_READING = MIN_SPAN + 0.5
 # Nova's clock times its figures; seconds-only timestamps (MySQL) make a
 # prediction this uncertain, so it is approached instead of trusted.
