@@ -466,6 +466,22 @@ def test_a_copy_s_figures_are_read_only_when_nova_can_have_saved_new_ones(
     assert reads[-1] - reads[-2] >= tuning.FIGURES_CADENCE_INITIAL - 0.5
 
 
+def test_a_process_s_first_copy_is_read_at_libvirt_s_default_cadence(
+        cloud, process_context):
+    # Nothing learned yet: the figures are read when libvirt's default
+    # spacing (5 s) lets Nova have saved new ones, not backing off.
+    server = cloud.create_server('host1')
+    cloud.set_driver(instance=server, live_duration=12)
+    cloud.reset_requests()
+    assert run(migrate_action(cloud, server, 'host1', 'host2',
+                              context=process_context)) is True
+    reads = _figure_reads(cloud.requests(), server)
+    # The first figure and the second, which gives the rate; a read
+    # before the copy began adds one.
+    assert 2 <= len(reads) <= 3, reads
+    assert reads[-1] - reads[-2] >= tuning.FIGURES_CADENCE_INITIAL - 0.5
+
+
 def test_a_short_copy_teaches_the_process_how_fast_its_copies_go(
         cloud, process_context):
     # A 3 s copy of 2 GiB has one figure (5 s cadence): its rate is
