@@ -424,7 +424,7 @@ class LiveSchedule(object):
         """
         if self._figures_may_be_new(now):
             return self._backoff.backoff(
-                'copying', max(self.floor, tuning.SECOND_READING))
+                'copying', max(self.floor, tuning.FIGURES_RETRY))
         due = self._figures_due()
         until_due = max(self.floor, due - now)
         if self.pace.rate is None:

@@ -130,7 +130,7 @@ FIGURES_CADENCE_INITIAL = 5.0
 FIGURES_SAVE_SLACK = 0.5
 # A read when Nova's next figure was due that found none is tried again
 # from this delay on, backing off: at least MIN_SPAN later.
-SECOND_READING = MIN_SPAN + 0.5
+FIGURES_RETRY = MIN_SPAN + 0.5
 # Nova's clock times its figures; seconds-only timestamps (MySQL) make a
 # prediction this uncertain, so it is approached instead of trusted.
 COARSE_MARGIN = 0.1

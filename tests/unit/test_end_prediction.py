@@ -168,7 +168,7 @@ def test_a_figure_due_but_not_there_yet_is_read_again_backing_off():
     schedule, clock = one_figure_schedule(FIGURES_DUE + 0.1, rate=SLOW)
     assert schedule.wants_figures()
     first = schedule.next_delay(None)
-    assert first == tuning.SECOND_READING
+    assert first == tuning.FIGURES_RETRY
     assert schedule.next_delay(None) > first
 
 
