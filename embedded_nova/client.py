@@ -443,7 +443,9 @@ class EmbeddedNova(object):
         where the guest dirties memory as fast as it is copied),
         memory_bytes, disk_bytes,
         live_migration_monitor_interval, cold_duration, cold_fail
-        (False/True/'rollback'), confirm_fail.
+        (False/True/'rollback'), confirm_fail; per server only,
+        next_durations (the seconds of its next moves, one each, in
+        place of live_duration or cold_duration).
 
         live_migration_monitor_interval is the seconds between two saves
         of a running live migration's figures (the record's memory_* and

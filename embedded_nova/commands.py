@@ -48,7 +48,7 @@ DEFAULT_FIGURES_EVERY = 5.0
 # Driver behaviour that makes migrations of the fake driver plain again.
 NORMAL = {'live_duration': 0.0, 'cold_duration': 0.0, 'live_fail': None,
           'cold_fail': False, 'live_stall_at': None, 'live_dirty_at': None,
-          'confirm_fail': False}
+          'confirm_fail': False, 'next_durations': []}
 FAILURES = {
     # Nova rolls back: the migration ends 'failed' ('error' for a cold
     # one), the server stays ACTIVE on its source.

@@ -35,6 +35,11 @@ import time
 DEFAULT_BEHAVIOUR = {
     # Seconds a live migration runs before it completes (or fails).
     'live_duration': 0.0,
+    # Per instance only: the seconds of its next moves, one per move
+    # (live copy or cold power-off), in order; each move takes the first
+    # in place of live_duration or cold_duration. Real copies' lengths
+    # vary: a benchmark gives every poller's phase a fair draw with them.
+    'next_durations': [],
     # None, 'rollback' (recover_method: migration 'failed', server back
     # ACTIVE on the source, as libvirt does) or 'raise' (migration
     # 'error', server ERROR).
@@ -128,6 +133,14 @@ class DriverRegistry(object):
                     raise ValueError('%s must be a number >= 0%s, not %r'
                                      % (key, _NUMBER_HINTS.get(key, ''),
                                         value))
+        durations = fields.get('next_durations', [])
+        if not isinstance(durations, (list, tuple)) or any(
+                isinstance(value, bool) or
+                not isinstance(value, (int, float)) or value < 0
+                for value in durations):
+            raise ValueError('next_durations must be a list of numbers '
+                             '>= 0 (seconds of the next moves), not %r'
+                             % (durations,))
         for key in ('live_stall_at', 'live_dirty_at'):
             stall = fields.get(key)
             if stall is not None and (
@@ -140,6 +153,9 @@ class DriverRegistry(object):
     def configure(self, instance=None, **fields):
         """Set behaviour for one instance uuid, or the default (None)."""
         self._validate(fields)
+        if instance is None and fields.get('next_durations'):
+            raise ValueError('next_durations are per instance: they are '
+                             "used up by that instance's moves")
         with self._lock:
             merged = dict(self._default)
             if instance is not None:
@@ -164,6 +180,23 @@ class DriverRegistry(object):
         with self._lock:
             result = dict(self._default)
             result.update(self._per_instance.get(instance_uuid, {}))
+            return result
+
+    def take_behaviour(self, instance_uuid, kind):
+        """The behaviour of one move starting now: ``kind`` live or cold.
+
+        Its duration is the first of the instance's next_durations, which
+        it uses up, if any are left.
+        """
+        with self._lock:
+            result = dict(self._default)
+            mine = self._per_instance.get(instance_uuid, {})
+            result.update(mine)
+            durations = list(mine.get('next_durations') or [])
+            if durations:
+                result['%s_duration' % kind] = float(durations.pop(0))
+                mine['next_durations'] = durations
+                result['next_durations'] = list(durations)
             return result
 
     def settings(self):

@@ -93,7 +93,7 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
                        post_method, recover_method, block_migration=False,
                        migrate_data=None):
         uuid = instance.uuid
-        behaviour = REGISTRY.behaviour(uuid)
+        behaviour = REGISTRY.take_behaviour(uuid, 'live')
         migration = getattr(migrate_data, 'migration', None)
         control = REGISTRY.live_started(uuid)
         REGISTRY.record('live_migration_started', uuid, source=self._host,
@@ -161,7 +161,7 @@ class WatcherMigrateFakeDriver(fake.FakeDriver):
                                    block_device_info=None,
                                    timeout=0, retry_interval=0):
         uuid = instance.uuid
-        behaviour = REGISTRY.behaviour(uuid)
+        behaviour = REGISTRY.take_behaviour(uuid, 'cold')
         # ``dest`` is the destination's IP address here, not its name.
         REGISTRY.record('cold_migration_started', uuid, source=self._host,
                         dest_ip=dest)

@@ -110,6 +110,31 @@ def test_a_live_migrated_server_landing_is_recorded(cloud, nova):
     assert landed['OS-EXT-STS:task_state'] is None
 
 
+def _copy_seconds(cloud, server_id):
+    """Seconds from each live copy's start to its finish, in order."""
+    started = [e['time'] for e in cloud.events(server_id)
+               if e['event'] == 'live_migration_started']
+    finished = [e['time'] for e in cloud.events(server_id)
+                if e['event'] == 'live_migration_finished']
+    return [end - start for start, end in zip(started, finished)]
+
+
+def test_each_live_move_lasts_the_next_of_the_server_s_durations(
+        cloud, nova):
+    server_id = cloud.create_server('host1')
+    cloud.set_driver(instance=server_id, live_duration=2.5,
+                     next_durations=[4.0, 1.0])
+    for destination in ('host2', 'host1', 'host2'):
+        nova.servers.live_migrate(server_id, destination, 'auto')
+        cloud.wait_for_server(server_id, 'ACTIVE', host=destination,
+                              timeout=TIMEOUT)
+    seconds = _poll(lambda: len(_copy_seconds(cloud, server_id)) == 3 and
+                    _copy_seconds(cloud, server_id), 'three copies')
+    assert 4.0 <= seconds[0] and 1.0 <= seconds[1] < 2.5, seconds
+    # Then the server's live_duration again, once its durations are used.
+    assert 2.5 <= seconds[2] < 4.0, seconds
+
+
 def _rolled_back_live_migration(cloud, nova):
     """A server whose live migration host1 -> host2 Nova rolled back."""
     server_id = cloud.create_server('host1')

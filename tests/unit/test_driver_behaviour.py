@@ -108,6 +108,44 @@ def test_the_old_progress_interval_is_refused_naming_its_new_name():
         driver_behaviour.DriverRegistry().configure(progress_interval=1)
 
 
+# -- the lengths of the next moves -----------------------------------------
+
+def test_each_move_takes_the_next_of_its_server_s_durations():
+    registry = driver_behaviour.DriverRegistry()
+    registry.configure('server', live_duration=20, next_durations=[21.5, 23])
+    taken = [registry.take_behaviour('server', 'live')['live_duration']
+             for _ in range(3)]
+    assert taken == [21.5, 23.0, 20]
+
+
+def test_a_cold_move_takes_its_length_from_the_same_durations():
+    registry = driver_behaviour.DriverRegistry()
+    registry.configure('server', live_duration=20, next_durations=[4.5])
+    behaviour = registry.take_behaviour('server', 'cold')
+    assert (behaviour['cold_duration'], behaviour['live_duration']) == (
+        4.5, 20)
+    assert registry.behaviour('server')['next_durations'] == []
+
+
+def test_setting_durations_again_replaces_those_left():
+    registry = driver_behaviour.DriverRegistry()
+    registry.configure('server', next_durations=[1, 2])
+    registry.configure('server', next_durations=[7])
+    assert registry.take_behaviour('server', 'live')['live_duration'] == 7
+
+
+def test_durations_for_every_server_are_refused():
+    with pytest.raises(ValueError, match='next_durations are per instance'):
+        driver_behaviour.DriverRegistry().configure(next_durations=[3])
+
+
+@pytest.mark.parametrize('value', [3, [-1], ['3'], [True]])
+def test_durations_that_are_no_list_of_seconds_are_refused(value):
+    with pytest.raises(ValueError, match='next_durations must be a list'):
+        driver_behaviour.DriverRegistry().configure(
+            'server', next_durations=value)
+
+
 # -- the copy's figures ------------------------------------------------------
 
 def test_interval_0_saves_no_figures_at_all():
