@@ -28,6 +28,7 @@ without those variants, says so, and exits with 1.
 import argparse
 import contextlib
 import os
+import random
 import shutil
 import signal
 import sys
@@ -87,6 +88,16 @@ def parse_args(argv):
                              'stock-maint; plugin-notify needs '
                              'rabbitmq-server)' % ','.join(
                                  v.name for v in workloads.VARIANTS))
+    parser.add_argument('--copy-spread', type=float,
+                        default=workloads.COPY_SPREAD,
+                        help="each move lasts its workload's length give "
+                             'or take a drawn fraction of it up to this, '
+                             'the same draws for every variant (default '
+                             '%(default)s; 0: exact lengths, which lock '
+                             "a poller's phase to the landings)")
+    parser.add_argument('--seed', type=int, default=None,
+                        help='what the lengths are drawn from (default: '
+                             'a new one, printed and in the JSON)')
     parser.add_argument('--live-migration-slots', type=int, default=64,
                         help='live migrations the embedded Nova runs at '
                              'once (default %(default)s)')
@@ -116,6 +127,10 @@ def parse_args(argv):
         args.load_trace_runs = 0 if args.quick else 1
     if args.hosts < 2:
         parser.error('--hosts must be at least 2')
+    if not 0 <= args.copy_spread < 1:
+        parser.error('--copy-spread must be a fraction >= 0 and < 1')
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1 << 31)
     return args
 
 
@@ -171,7 +186,8 @@ def main(argv=None):
     plan = select(workloads.workloads(
         repeat_short=args.repeat_short, repeat_medium=args.repeat_medium,
         repeat_long=args.repeat_long, repeat_cold=args.repeat_cold,
-        concurrency=args.concurrency, quick=args.quick),
+        concurrency=args.concurrency, quick=args.quick,
+        copy_spread=args.copy_spread),
         args.only, 'workload')
     variants = select(workloads.VARIANTS, args.variants, 'variant')
     hosts = ['host%d' % (i + 1) for i in range(args.hosts)]
@@ -184,6 +200,7 @@ def main(argv=None):
             'variants': [v.as_dict() for v in variants],
             'memory_bytes': workloads.MEMORY_BYTES,
             'figures_interval': workloads.FIGURES_INTERVAL,
+            'copy_spread': args.copy_spread, 'seed': args.seed,
         },
         'rows': [],
         'load_cost': [],
@@ -229,7 +246,7 @@ def run(args, plan, variants, hosts, nova_python, work_dir, broker_url,
         os.mkdir(watcher_dir)
         site = deployment.Deployment(watcher_dir, cloud).create()
         bench = runner.Runner(cloud, site, mode=args.mode, log=log,
-                              broker_url=broker_url)
+                              broker_url=broker_url, seed=args.seed)
         bench.boot(max([w.width for w in plan] or [0]))
         for workload in plan:
             for variant in [v for v in variants if workload.runs(v)]:

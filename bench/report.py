@@ -135,6 +135,64 @@ def anchor_table(rows):
     return '\n'.join(lines)
 
 
+# What every other variant is read against: Watcher's default.
+BASELINE = 'builtin-5s'
+POOLED = 'live rows with figures'
+
+
+def _ratio(value, baseline):
+    return None if value is None or not baseline else value / baseline
+
+
+def _pooled(rows):
+    """Mean latency and requests per migration, each migration once."""
+    latencies = [v for row in rows for v in row.get('latencies') or []
+                 if v is not None]
+    requests = sum(row['requests']['total'] for row in rows)
+    migrations = sum(row['migrations'] for row in rows)
+    return (sum(latencies) / len(latencies) if latencies else None,
+            requests / float(migrations) if migrations else None)
+
+
+def _unique(values):
+    return [v for i, v in enumerate(values) if v not in values[:i]]
+
+
+def baseline_table(rows, baseline=BASELINE):
+    """Each variant's mean latency and requests against ``baseline``'s.
+
+    Per workload, then pooled over the live workloads with figures. The
+    stuck copy, which has no landing, is left out.
+    """
+    runs = {(r['workload'], r['variant']): r for r in rows
+            if not r.get('stuck') and r.get('requests')}
+    names = _unique([w for w, _ in runs])
+    variants = _unique([v for _, v in runs if v != baseline])
+    figured = [w for w in names
+               if (runs.get((w, baseline)) or {}).get('figures_interval')]
+    header = '%-22s %-13s %7s %10s %5s %6s %10s %5s' % (
+        'workload', 'variant', 'lat', baseline, 'x', 'req/m', baseline, 'x')
+    lines = [header, '-' * len(header)]
+    for label, members in [(w, [w]) for w in names] + [(POOLED, figured)]:
+        for variant in variants:
+            pairs = [(runs[(w, variant)], runs[(w, baseline)])
+                     for w in members
+                     if (w, variant) in runs and (w, baseline) in runs]
+            if not pairs:
+                continue
+            latency, requests = _pooled([mine for mine, _ in pairs])
+            their_latency, their_requests = _pooled(
+                [theirs for _, theirs in pairs])
+            lines.append('%-22s %-13s %s %s %s %s %s %s' % (
+                label, variant, _number(latency, 7, '%.2f'),
+                _number(their_latency, 10, '%.2f'),
+                _number(_ratio(latency, their_latency), 5, '%.2f'),
+                _number(requests, 6, '%.1f'),
+                _number(their_requests, 10, '%.1f'),
+                _number(_ratio(requests, their_requests), 5, '%.2f')))
+    return '\n'.join(lines)
+
+
 def stuck_table(rows):
     """How soon each variant stopped the stuck copies, and how."""
     header = '%-10s %-12s %-8s %10s  %s' % (
@@ -294,6 +352,10 @@ def text(results):
                      "(libvirt's default), none on the -nofig rows" % (
                          config['memory_bytes'] >> 20,
                          config['figures_interval']))
+    if config.get('copy_spread'):
+        lines.append("each move lasts its workload's length +/- up to %g %%, "
+                     'the same draws for every variant (--seed %s)' % (
+                         100 * config['copy_spread'], config['seed']))
     broker = broker_lines(results.get('broker'))
     lines += broker
     for variant in config['variants']:
@@ -319,6 +381,13 @@ def text(results):
     lines.append('reaches them (median, p95; < 0: the action returned '
                  'before that moment):')
     lines.append(anchor_table(results['rows']))
+    if any(row['variant'] == BASELINE for row in results['rows']):
+        lines.append('')
+        lines.append('Mean detection latency (s) and requests per '
+                     'migration against %s of this run' % BASELINE)
+        lines.append('(x: the ratio); the last lines pool every '
+                     'migration of the live rows with figures:')
+        lines.append(baseline_table(results['rows']))
     if any(row.get('notifications') for row in results['rows']):
         lines.append('')
         lines.append('What listening to the notifications cost:')

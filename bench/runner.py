@@ -51,11 +51,14 @@ class Runner(object):
 
     :param broker_url: the transport URL of the broker the cloud publishes
         its notifications to, for the variants that listen (None: none)
+    :param seed: what the moves' lengths are drawn from
+        (:meth:`workloads.Workload.lengths`)
     """
 
     def __init__(self, cloud, site, mode='threading', log=None,
-                 broker_url=None):
+                 broker_url=None, seed=0):
         self.cloud = cloud
+        self.seed = seed
         self.broker_url = broker_url
         self._pools = 0
         self.site = site
@@ -160,9 +163,11 @@ class Runner(object):
         servers = self.servers[:workload.width]
         listening = self.listening_options(variant)
         where = self.settle(servers)
-        for server in servers:
+        lengths = [workload.lengths(self.seed, index)
+                   for index in range(len(servers))]
+        for server, mine in zip(servers, lengths):
             self.cloud.set_driver(instance=server,
-                                  **workload.driver_behaviour())
+                                  **workload.driver_behaviour(mine))
         steps = self.steps(workload, variant, where)
         plugin_options = dict(workload.plugin_options, **variant.settings)
         plan = self.site.create_plan(steps)
@@ -210,6 +215,7 @@ class Runner(object):
         row.update({
             'workload': workload.name, 'kind': workload.kind,
             'figures_interval': workload.figures_interval,
+            'move_seconds': lengths,
             'variant': variant.name,
             'notifications': variant.notifications,
             'action_type': variant.action_type,

@@ -24,7 +24,14 @@ one), concurrent ones ``width`` parallel actions. Servers are booted once
 and reused; each move goes from where the server is to the next host.
 Live copies save their figures at the libvirt driver's default cadence,
 but on a ``-nofig`` workload, which saves none (Nova's other drivers).
+Each move lasts its workload's length give or take a drawn fraction of
+it (``copy_spread``), the same draws for every variant: real copies'
+lengths vary, and copies of a fixed length would put a poller's every
+poll at the same point after each landing, near or far by luck.
 """
+
+import functools
+import random
 
 GIB = 1 << 30
 
@@ -35,6 +42,9 @@ GIB = 1 << 30
 MEMORY_BYTES = 2 * GIB
 FIGURES_INTERVAL = 5.0
 NO_FIGURES = 0.0
+# A tenth either way: a 20 s copy spreads over most of one poll of the
+# built-in's default 5 s, a 60 s one over several; a 3 s copy stays short.
+COPY_SPREAD = 0.1
 # Servers moved at once by the stock-shaped workload.
 STOCK_WIDTH = 6
 # The stuck workload: a copy that would take STUCK_DURATION s but whose
@@ -119,11 +129,14 @@ class Workload(object):
     :param figures_interval: seconds between two saves of a live copy's
         figures (the fake driver's live_migration_monitor_interval); 0:
         none
+    :param copy_spread: each move lasts ``duration`` give or take up to
+        this fraction of it (0: exactly ``duration``); not the stuck
+        copy, which never ends by itself
     """
 
     def __init__(self, name, kind, duration, width=1, chain=1,
                  stock=False, figures_interval=FIGURES_INTERVAL,
-                 stuck=False):
+                 stuck=False, copy_spread=0.0):
         if kind not in ('live', 'cold'):
             raise ValueError('kind must be live or cold')
         if stock and chain != 1:
@@ -141,6 +154,9 @@ class Workload(object):
         # run by the plugin alone (the built-in action never aborts one).
         self.stuck = stuck and kind == 'live'
         self.expected_state = 'FAILED' if self.stuck else 'SUCCEEDED'
+        self.copy_spread = 0.0 if self.stuck else float(copy_spread)
+        if not 0 <= self.copy_spread < 1:
+            raise ValueError('copy_spread must be a fraction >= 0 and < 1')
         self.plugin_options = ({'live_timeout': STUCK_TIMEOUT}
                                if self.stuck else {})
 
@@ -157,20 +173,39 @@ class Workload(object):
     def migrations(self):
         return self.width * self.chain
 
-    def driver_behaviour(self):
-        """set_driver fields for each server of this workload."""
+    def lengths(self, seed, index):
+        """Seconds of each move of server ``index``'s chain, in order.
+
+        Drawn from ``seed``, the workload's name and ``index`` alone, so
+        that every variant of a run moves the same copies.
+        """
+        draw = random.Random('%s/%s/%d' % (seed, self.name, index))
+        spread = self.copy_spread
+        return [round(self.duration * (1 + draw.uniform(-spread, spread)), 3)
+                for _ in range(self.chain)]
+
+    def driver_behaviour(self, lengths=None):
+        """set_driver fields for a server of this workload.
+
+        :param lengths: its moves' seconds (:meth:`lengths`); None: each
+            lasts ``duration``
+        """
         if self.kind == 'live':
-            return {'live_duration': self.duration,
-                    'memory_bytes': MEMORY_BYTES,
-                    'live_migration_monitor_interval':
-                        self.figures_interval,
-                    'live_dirty_at': STUCK_AT if self.stuck else None}
-        return {'cold_duration': self.duration}
+            fields = {'live_duration': self.duration,
+                      'memory_bytes': MEMORY_BYTES,
+                      'live_migration_monitor_interval':
+                          self.figures_interval,
+                      'live_dirty_at': STUCK_AT if self.stuck else None}
+        else:
+            fields = {'cold_duration': self.duration}
+        fields['next_durations'] = list(lengths or [])
+        return fields
 
     def applier_timeout(self):
         """Seconds an applier run of this workload may take, generously."""
         stuck = STUCK_TIMEOUT if self.stuck else 0
-        return int(240 + stuck + self.chain * (2 * self.duration + 30) +
+        longest = self.duration * (1 + self.copy_spread)
+        return int(240 + stuck + self.chain * (2 * longest + 30) +
                    6 * self.width)
 
     def as_dict(self):
@@ -178,36 +213,38 @@ class Workload(object):
                 'duration': self.duration, 'width': self.width,
                 'chain': self.chain, 'stock': self.stock,
                 'figures_interval': self.figures_interval,
+                'copy_spread': self.copy_spread,
                 'stuck': self.stuck, 'plugin_options': self.plugin_options}
 
 
 def workloads(repeat_short=4, repeat_medium=2, repeat_long=1,
               repeat_cold=3, concurrency=(1, 10, 50),
-              concurrent_duration=20.0, quick=False):
+              concurrent_duration=20.0, quick=False,
+              copy_spread=COPY_SPREAD):
     """The workloads of a run, in the order they run."""
+    make = functools.partial(Workload, copy_spread=copy_spread)
     if quick:
-        return [Workload('live-3s', 'live', 3, chain=2),
-                Workload('live-3s-nofig', 'live', 3, chain=2,
-                         figures_interval=NO_FIGURES),
-                Workload('live-20s', 'live', 20, chain=1),
-                Workload('cold-3s', 'cold', 3, chain=2),
-                Workload('concurrent-1', 'live', 10, width=1),
-                Workload('concurrent-10', 'live', 10, width=10),
-                Workload('stock-maint', 'live', 10, width=4, stock=True)]
-    result = [Workload('live-3s', 'live', 3, chain=repeat_short),
-              Workload('live-20s', 'live', 20, chain=repeat_medium),
-              Workload('live-60s', 'live', 60, chain=repeat_long),
-              Workload('live-60s-nofig', 'live', 60, chain=repeat_long,
-                       figures_interval=NO_FIGURES),
-              Workload('cold-3s', 'cold', 3, chain=repeat_cold)]
+        return [make('live-3s', 'live', 3, chain=2),
+                make('live-3s-nofig', 'live', 3, chain=2,
+                     figures_interval=NO_FIGURES),
+                make('live-20s', 'live', 20, chain=1),
+                make('cold-3s', 'cold', 3, chain=2),
+                make('concurrent-1', 'live', 10, width=1),
+                make('concurrent-10', 'live', 10, width=10),
+                make('stock-maint', 'live', 10, width=4, stock=True)]
+    result = [make('live-3s', 'live', 3, chain=repeat_short),
+              make('live-20s', 'live', 20, chain=repeat_medium),
+              make('live-60s', 'live', 60, chain=repeat_long),
+              make('live-60s-nofig', 'live', 60, chain=repeat_long,
+                   figures_interval=NO_FIGURES),
+              make('cold-3s', 'cold', 3, chain=repeat_cold)]
     for width in concurrency:
-        result.append(Workload('concurrent-%d' % width, 'live',
-                               concurrent_duration, width=width))
+        result.append(make('concurrent-%d' % width, 'live',
+                           concurrent_duration, width=width))
     # host_maintenance empties hosts: parallel moves, scheduler's choice.
-    result.append(Workload('stock-maint', 'live', concurrent_duration,
-                           width=STOCK_WIDTH, stock=True))
-    result.append(Workload('live-stuck', 'live', STUCK_DURATION,
-                           stuck=True))
+    result.append(make('stock-maint', 'live', concurrent_duration,
+                       width=STOCK_WIDTH, stock=True))
+    result.append(make('live-stuck', 'live', STUCK_DURATION, stuck=True))
     return [w for w in result if w.chain > 0 and w.width > 0]
 
 

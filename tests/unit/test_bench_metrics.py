@@ -24,6 +24,7 @@ import pytest
 from bench import metrics
 from bench import report
 from bench import workloads
+from embedded_nova import driver_behaviour
 
 T0 = 1764100000.0
 LIVE = metrics.DRIVER_EVENTS['live']
@@ -363,6 +364,52 @@ def test_concurrent_moves_go_to_the_next_host_each():
                         [SERVER, OTHER], {}, hosts)
 
 
+def test_a_move_lasts_its_workload_s_length_give_or_take_the_spread():
+    chain = workloads.Workload('live-20s', 'live', 20, chain=50,
+                               copy_spread=0.1)
+    lengths = chain.lengths(seed=7, index=0)
+    assert len(lengths) == 50
+    assert all(18 <= length <= 22 for length in lengths)
+    # Spread over most of a 5 s poll: the built-in's phase is not locked.
+    assert max(lengths) - min(lengths) > 3
+
+
+def test_every_variant_of_a_run_gets_the_same_lengths():
+    chain = workloads.Workload('live-20s', 'live', 20, chain=2,
+                               copy_spread=0.1)
+    again = workloads.Workload('live-20s', 'live', 20, chain=2,
+                               copy_spread=0.1)
+    assert chain.lengths(3, 1) == again.lengths(3, 1)
+    assert chain.lengths(3, 1) != chain.lengths(3, 0)
+    assert chain.lengths(3, 1) != chain.lengths(4, 1)
+
+
+def test_without_spread_every_move_lasts_exactly_its_length():
+    chain = workloads.Workload('cold-3s', 'cold', 3, chain=3)
+    assert chain.lengths(seed=1, index=0) == [3.0, 3.0, 3.0]
+
+
+def test_a_spread_of_a_whole_length_or_more_is_refused():
+    with pytest.raises(ValueError, match='copy_spread must be a fraction'):
+        workloads.Workload('live-3s', 'live', 3, copy_spread=1)
+
+
+def test_a_run_spreads_every_move_but_the_stuck_copy_s():
+    plan = workloads.workloads(copy_spread=0.1)
+    assert [w.copy_spread for w in plan if w.stuck] == [0]
+    assert {w.copy_spread for w in plan if not w.stuck} == {0.1}
+
+
+def test_the_fake_driver_is_given_each_server_s_lengths():
+    chain = workloads.Workload('live-20s', 'live', 20, chain=2,
+                               copy_spread=0.1)
+    lengths = chain.lengths(seed=1, index=0)
+    registry = driver_behaviour.DriverRegistry()
+    registry.configure(SERVER, **chain.driver_behaviour(lengths))
+    assert [registry.take_behaviour(SERVER, 'live')['live_duration']
+            for _ in range(2)] == lengths
+
+
 def test_the_alias_engine_runs_only_on_the_stock_shaped_workload():
     names = {w.name: w for w in workloads.workloads()}
     alias = [v for v in workloads.VARIANTS if v.name == 'alias']
@@ -389,6 +436,32 @@ def test_the_report_says_where_the_concurrent_runs_requests_went():
         'concurrent-10/plugin:',
         '      14  GET /servers/detail?changes-since',
         '      10  GET /servers/{id}']
+
+
+def run_row(workload, variant, latencies, requests, figures=5.0):
+    return {'workload': workload, 'variant': variant,
+            'figures_interval': figures, 'latencies': latencies,
+            'migrations': len(latencies), 'requests': {'total': requests}}
+
+
+def test_the_report_reads_each_variant_against_the_built_in_at_5_s():
+    rows = [run_row('live-20s', 'builtin-5s', [2.0, 4.0], 26),
+            run_row('live-20s', 'plugin', [0.3, 0.5], 12),
+            run_row('live-60s', 'builtin-5s', [0.6], 21),
+            run_row('live-60s', 'plugin', [0.3], 7),
+            run_row('live-60s-nofig', 'builtin-5s', [2.0], 21, figures=0),
+            run_row('live-60s-nofig', 'plugin', [1.0], 19, figures=0)]
+    lines = report.baseline_table(rows).splitlines()[2:]
+    assert [line.split() for line in lines] == [
+        ['live-20s', 'plugin', '0.40', '3.00', '0.13', '6.0', '13.0',
+         '0.46'],
+        ['live-60s', 'plugin', '0.30', '0.60', '0.50', '7.0', '21.0',
+         '0.33'],
+        ['live-60s-nofig', 'plugin', '1.00', '2.00', '0.50', '19.0',
+         '21.0', '0.90'],
+        # Each migration once: (0.3 + 0.5 + 0.3) / 3 against 6.6 / 3.
+        ['live', 'rows', 'with', 'figures', 'plugin', '0.37', '2.20',
+         '0.17', '6.3', '15.7', '0.40']]
 
 
 def test_the_report_gives_live_latency_from_each_nova_anchor():
