@@ -176,11 +176,15 @@ class DriverRegistry(object):
             self._default = dict(DEFAULT_BEHAVIOUR)
             self._per_instance = {}
 
+    def _merged(self, instance_uuid):
+        # Under self._lock.
+        result = dict(self._default)
+        result.update(self._per_instance.get(instance_uuid, {}))
+        return result
+
     def behaviour(self, instance_uuid):
         with self._lock:
-            result = dict(self._default)
-            result.update(self._per_instance.get(instance_uuid, {}))
-            return result
+            return self._merged(instance_uuid)
 
     def take_behaviour(self, instance_uuid, kind):
         """The behaviour of one move starting now: ``kind`` live or cold.
@@ -189,14 +193,13 @@ class DriverRegistry(object):
         it uses up, if any are left.
         """
         with self._lock:
-            result = dict(self._default)
-            mine = self._per_instance.get(instance_uuid, {})
-            result.update(mine)
-            durations = list(mine.get('next_durations') or [])
+            result = self._merged(instance_uuid)
+            durations = result['next_durations']
             if durations:
-                result['%s_duration' % kind] = float(durations.pop(0))
-                mine['next_durations'] = durations
-                result['next_durations'] = list(durations)
+                result['%s_duration' % kind] = float(durations[0])
+                # A new list: the one configure() was given stays as is.
+                result['next_durations'] = self._per_instance[
+                    instance_uuid]['next_durations'] = list(durations[1:])
             return result
 
     def settings(self):
