@@ -77,15 +77,12 @@ class ConvergenceWatch(object):
         self._low = None        # the reading that set the lowest remaining
         self._latest = None
         self._running = False
-        # Wall time of the last read given, whatever it showed.
-        self.last_read_at = None
 
     def add(self, migration, at):
         """Take the record of a read made at wall time ``at``.
 
         :param migration: the migration in progress; None once none is
         """
-        self.last_read_at = at
         self._running = migration is not None and \
             migration.status == 'running'
         if not self._running or not self.window or \

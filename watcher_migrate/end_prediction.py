@@ -168,12 +168,19 @@ class EndPredictor(object):
         self.copied = False
         # The shortest time between two of the copy's figures read.
         self.spacing = None
-        # Readings taken, new or not: the schedule times the last one.
-        self.reads = 0
+        # Wall time of the last reading, new or not: the schedule and the
+        # stall watch time the next read from it.
+        self.read_at = None
 
-    def add(self, migration):
-        """Take a reading of the migration record; True if it was new."""
-        self.reads += 1
+    def add(self, migration, at=None):
+        """Take a reading of the migration record; True if it was new.
+
+        :param migration: the record read; None when none is in progress
+        :param at: our wall time of the read
+        """
+        self.read_at = at
+        if migration is None:
+            return False
         if migration.status == 'post-migrating':
             # The copy is over; Nova's figures say nothing more.
             self.copied = True
@@ -273,8 +280,6 @@ class LiveSchedule(object):
         self._overdue = False   # the look at the end came too early
         self._ending_since = None   # wall time the end became due
         self._looked_at = None      # wall time of the last look undecided
-        self._figures_read_at = None    # wall time of the last figures read
-        self._reads_seen = 0
         # The next look is meant for the predicted end (or just after it):
         # it must see Nova as it is then, not share an older request.
         self.urgent = False
@@ -302,8 +307,8 @@ class LiveSchedule(object):
         return self._overdue and self._ending_since is not None and \
             now - self._ending_since >= tuning.FIGURES_AGAIN_AFTER and \
             now >= self._figures_due() and (
-                self._figures_read_at is None
-                or now - self._figures_read_at >= self._cadence())
+                self.predictor.read_at is None
+                or now - self.predictor.read_at >= self._cadence())
 
     def stall_check_due(self):
         """Whether the stall window has ended since the copy's best figure.
@@ -318,10 +323,6 @@ class LiveSchedule(object):
         self.urgent = self.late = False
         now = self.wall()
         self._looked_at = now
-        if self.predictor.reads != self._reads_seen:
-            # The look just taken read the figures.
-            self._reads_seen = self.predictor.reads
-            self._figures_read_at = now
         if self._target is not None and now >= self._target - self.floor:
             # The look meant for the end (a feed's news may wake it a
             # little early) found the migration still going.
@@ -387,7 +388,7 @@ class LiveSchedule(object):
         if self.watch is None or not self.watch.late_unconfirmed():
             return None
         due = self._figures_due()
-        read = self.watch.last_read_at
+        read = self.predictor.read_at
         if read is None or read < due:
             return due
         return read + min(self._cadence(), max(self.floor, read - due))

@@ -293,7 +293,7 @@ class HeardSchedule(object):
         if due:
             return min(due)
         # Not judging yet (no running figures): one try a check interval.
-        since = watch.last_read_at or self._heard_since
+        since = self.predictor.read_at or self._heard_since
         return None if since is None else since + self._interval
 
     def _reading_due(self):

@@ -531,15 +531,16 @@ class MigrationTracker(object):
                 return self.server_look()
             ours = self._ours_in_progress(records)
             self._judge_start(ours)
+            read_at = self._wall_now()
+            schedule.predictor.add(ours, read_at)
             if schedule.watch is not None:
-                schedule.watch.add(ours, self._wall_now())
+                schedule.watch.add(ours, read_at)
             if ours is not None:
                 self._remember_record(ours)
                 if ours.status == 'running':
                     # The listing is no use once the copy runs, and each
                     # new figure in it would wake this action for nothing.
                     self._unwatch_records()
-                schedule.predictor.add(ours)
                 if ours.status != 'post-migrating':
                     if self._notices is not None and self._notices.hearing:
                         # Heard, the copy seen going on is the check: an

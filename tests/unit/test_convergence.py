@@ -40,7 +40,7 @@ def watched(readings, window=WINDOW, deadline=None):
                                          predictor=predictor)
     for second, remaining, processed in readings:
         migration = record(T0 + second, remaining, processed)
-        predictor.add(migration)
+        predictor.add(migration, T0 + second + 0.1)
         watch.add(migration, T0 + second + 0.1)
     return watch
 

@@ -361,7 +361,8 @@ def test_a_landing_late_past_its_end_reads_the_figures_once_per_cadence():
     while clock[0] < LOOK_AT_END + 20:
         if schedule.wants_figures():
             figure_reads.append(clock[0])
-            schedule.predictor.add(record(T0 + 2, GIB - GIB // 2))
+            schedule.predictor.add(record(T0 + 2, GIB - GIB // 2),
+                                   clock[0])
         clock[0] += schedule.next_delay(None)
     gaps = [b - a for a, b in zip(figure_reads, figure_reads[1:])]
     assert len(figure_reads) >= 2
@@ -419,7 +420,7 @@ def watched_schedule_at(now, window, deadline=None):
 
 
 def read(schedule, migration, at):
-    schedule.predictor.add(migration)
+    schedule.predictor.add(migration, at)
     schedule.watch.add(migration, at)
 
 

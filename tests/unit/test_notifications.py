@@ -722,7 +722,7 @@ def copying(schedule, watch, at, status='running', remaining=4 << 30):
         id=7, status=status, memory_total_bytes=8 << 30,
         memory_processed_bytes=(8 << 30) - remaining,
         memory_remaining_bytes=remaining, updated_at=stamp)
-    schedule.predictor.add(record)
+    schedule.predictor.add(record, at)
     watch.add(record, at)
 
 
