@@ -78,6 +78,13 @@ def cold_migrate_to_verify_resize(cloud, server, host='host2'):
     return cloud.migrations(server)[0]['id']
 
 
+def assert_still_at_verify_resize(cloud, server):
+    """The server waits on host2 for a confirm; confirm it (clean-up)."""
+    assert placement(cloud, server) == ('host2', 'VERIFY_RESIZE', None)
+    cloud.nova_client().servers.confirm_resize(server)
+    cloud.wait_for_server(server, 'ACTIVE', host='host2')
+
+
 # -- orphans of a dead process ------------------------------------------------
 
 @pytest.mark.parametrize('timeout_action, host, status', [
@@ -290,9 +297,7 @@ def test_check_leaves_the_orphans_alone(cloud, store, tmp_path, monkeypatch):
     # Not even claimed: a run would have taken it over at once.
     [entry] = store.entries()
     assert not entry.owner.alive()
-    assert placement(cloud, left) == ('host2', 'VERIFY_RESIZE', None)
-    cloud.nova_client().servers.confirm_resize(left)
-    cloud.wait_for_server(left, 'ACTIVE', host='host2')
+    assert_still_at_verify_resize(cloud, left)
 
 
 def test_recover_dry_run_lists_the_orphans_and_changes_nothing(
@@ -309,9 +314,7 @@ def test_recover_dry_run_lists_the_orphans_and_changes_nothing(
     assert 'would follow it to VERIFY_RESIZE' in out
     assert store.entries() == [entry]
     assert cloud.requests() == []
-    assert placement(cloud, server) == ('host2', 'VERIFY_RESIZE', None)
-    cloud.nova_client().servers.confirm_resize(server)
-    cloud.wait_for_server(server, 'ACTIVE', host='host2')
+    assert_still_at_verify_resize(cloud, server)
 
 
 def test_recover_settles_the_orphans_and_says_what_it_did(
