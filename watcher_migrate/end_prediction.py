@@ -168,15 +168,16 @@ class EndPredictor(object):
         self.copied = False
         # The shortest time between two of the copy's figures read.
         self.spacing = None
-        # Wall time of the last reading, new or not: the schedule and the
-        # stall watch time the next read from it.
+        # Wall time of the last reading, new or not: the live and the
+        # heard schedules time the next read from it.
         self.read_at = None
 
     def add(self, migration, at=None):
         """Take a reading of the migration record; True if it was new.
 
         :param migration: the record read; None when none is in progress
-        :param at: our wall time of the read
+        :param at: our wall time of the read (Nova's time of the figures
+            is the record's ``updated_at``)
         """
         self.read_at = at
         if migration is None:
@@ -192,19 +193,19 @@ class EndPredictor(object):
             self._bare_readings += 1
             self.figures_missing = self._bare_readings > 1
             return False
-        at, fine = parse_nova_time(migration.updated_at)
-        if at is None:
+        saved_at, fine = parse_nova_time(migration.updated_at)
+        if saved_at is None:
             self.figures_missing = True
             return False
-        if self._points and at <= self._points[-1][0]:
+        if self._points and saved_at <= self._points[-1][0]:
             return False
         self.precise = self.precise and fine
         self.copied = migration.memory_remaining_bytes == 0
         if self._points:
-            gap = at - self._points[-1][0]
+            gap = saved_at - self._points[-1][0]
             self.spacing = gap if self.spacing is None else min(
                 self.spacing, gap)
-        self._points.append((at, migration.memory_remaining_bytes))
+        self._points.append((saved_at, migration.memory_remaining_bytes))
         del self._points[:-3]
         return True
 
